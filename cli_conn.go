@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"ctctbulk/ctct"
+	"ctctbulk/sandbox"
+)
+
+// defaultSandboxDB is the store used when no account is configured at all.
+const defaultSandboxDB = "ctct-sandbox.db"
+
+// connOptions are the connection flags shared by import, export and lists.
+type connOptions struct {
+	baseURL      string
+	user         string
+	passwordFile string
+	sandboxDB    string
+	rate         float64
+	burst        int
+	retries      int
+	timeout      time.Duration
+	maxRequests  int64 // 0 = no budget; set by import's --max-requests
+}
+
+func (o *connOptions) register(fs *flag.FlagSet, s streams) {
+	fs.StringVar(&o.baseURL, "base-url", s.getenv("CTCT_BASE_URL"), "API base URL (env CTCT_BASE_URL; default https://api.constantcontact.com)")
+	fs.StringVar(&o.user, "user", s.getenv("CTCT_USERNAME"), "account login name (env CTCT_USERNAME)")
+	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the account password (instead of CTCT_PASSWORD)")
+	fs.StringVar(&o.sandboxDB, "sandbox", "", "use an in-process sandbox on this SQLite file instead of an account")
+	fs.Float64Var(&o.rate, "rate", 4, "requests per second for all calls")
+	fs.IntVar(&o.burst, "burst", 1, "requests allowed at once above the rate")
+	fs.IntVar(&o.retries, "retries", 6, "retries of a failed request")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of one request")
+}
+
+func (o *connOptions) validate() error {
+	if o.rate <= 0 {
+		return usagef("--rate must be positive, not %g", o.rate)
+	}
+	if o.burst < 1 {
+		return usagef("--burst must be at least 1")
+	}
+	if o.retries < 0 {
+		return usagef("--retries cannot be negative")
+	}
+	if o.timeout <= 0 {
+		return usagef("--timeout must be positive")
+	}
+	return nil
+}
+
+// connection is an API client and whatever must be closed after it.
+type connection struct {
+	client *ctct.Client
+	// sandbox is the in-process sandbox when one is used, else nil.
+	sandbox *sandbox.Sandbox
+	close   func()
+}
+
+// connect builds the API client from the flags and the environment. With
+// --sandbox, or with no account configured at all, it starts an in-process
+// sandbox on loopback and says so on stderr. Secrets come only from the
+// environment or --password-file and are never printed.
+func (o *connOptions) connect(ctx context.Context, s streams) (*connection, error) {
+	apiKey, password, token := s.getenv("CTCT_API_KEY"), s.getenv("CTCT_PASSWORD"), s.getenv("CTCT_ACCESS_TOKEN")
+	if o.passwordFile != "" {
+		b, err := os.ReadFile(o.passwordFile)
+		if err != nil {
+			return nil, usagef("--password-file: %v", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	configured := o.user != "" || apiKey != "" || password != "" || token != "" || o.baseURL != ""
+	if o.sandboxDB == "" && !configured {
+		o.sandboxDB = defaultSandboxDB
+		fmt.Fprintf(s.stderr, "ctctbulk: no account configured (CTCT_USERNAME, CTCT_API_KEY...): using the built-in sandbox in ./%s\n", defaultSandboxDB)
+	}
+	if o.sandboxDB != "" {
+		return o.connectSandbox(ctx)
+	}
+	var auth ctct.Option
+	switch {
+	case o.user == "":
+		return nil, usagef("no account name: set CTCT_USERNAME or --user (or use --sandbox FILE)")
+	case token != "":
+		auth = ctct.WithBearer(token)
+	case apiKey != "" && password != "":
+		auth = ctct.WithBasicAuth(apiKey, password)
+	case apiKey != "":
+		return nil, usagef("CTCT_API_KEY is set but no password: set CTCT_PASSWORD or --password-file")
+	default:
+		return nil, usagef("account %q has no credentials: set CTCT_API_KEY and CTCT_PASSWORD, or CTCT_ACCESS_TOKEN", o.user)
+	}
+	base := o.baseURL
+	if base == "" {
+		base = "https://api.constantcontact.com"
+	}
+	c, err := ctct.NewClient(base, o.user, append(o.clientOptions(), auth)...)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return &connection{client: c, close: func() {}}, nil
+}
+
+func (o *connOptions) clientOptions() []ctct.Option {
+	opts := []ctct.Option{
+		ctct.WithLimiter(rate.NewLimiter(rate.Limit(o.rate), o.burst)),
+		ctct.WithRetries(o.retries),
+		ctct.WithTimeout(o.timeout),
+		ctct.WithUserAgent("ctctbulk/" + version),
+	}
+	if o.maxRequests > 0 {
+		opts = append(opts, ctct.WithMaxRequests(o.maxRequests))
+	}
+	return opts
+}
+
+// connectSandbox serves a sandbox on the SQLite file over loopback HTTP in
+// this process and returns a client of it.
+func (o *connOptions) connectSandbox(ctx context.Context) (*connection, error) {
+	cfg := sandbox.DefaultConfig()
+	cfg.DB = o.sandboxDB
+	sb, err := sandbox.New(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open sandbox %s: %w", o.sandboxDB, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		sb.Close()
+		return nil, fmt.Errorf("sandbox listen: %w", err)
+	}
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	// Serve returns when close shuts the server down; any other failure
+	// shows in the client's requests, which say so.
+	go func() { _ = srv.Serve(ln) }()
+	c, err := ctct.NewClient("http://"+ln.Addr().String(), cfg.User,
+		append(o.clientOptions(), ctct.WithBasicAuth(cfg.APIKey, cfg.Password))...)
+	if err != nil {
+		srv.Close()
+		sb.Close()
+		return nil, err
+	}
+	return &connection{client: c, sandbox: sb, close: func() {
+		srv.Close()
+		sb.Close()
+	}}, nil
+}

@@ -1,0 +1,198 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Config configures a Sandbox. Zero values take the defaults of
+// DefaultConfig.
+type Config struct {
+	DB          string // SQLite file path or ":memory:"
+	User        string // account login, lower case; default "sandbox"
+	APIKey      string // default "sandbox-key"
+	Password    string // default "sandbox-password"
+	AccessToken string // Bearer token accepted too; default "sandbox-token"
+	PageSize    int    // entries per feed page; default 50
+
+	// Rate is the number of API requests per second the server allows
+	// (0 = unlimited), with a bucket of RateBurst requests (default
+	// max(1, ceil(Rate/5)), i.e. 200 ms of requests).
+	Rate      float64
+	RateBurst int
+	// ThrottleStatus is the answer to a request over the rate: 429 (the
+	// default, with Retry-After: 1), 503, or 403 with "over.qps" in the body.
+	ThrottleStatus int
+
+	// Latency, plus a uniform random [0, Jitter), is added to every API
+	// request.
+	Latency, Jitter time.Duration
+	// FailRate is the probability of an injected 500 or 503 before the
+	// request does anything.
+	FailRate float64
+	// DropRate is the probability that a successful write (POST, PUT,
+	// DELETE) is committed and then answered by closing the connection.
+	DropRate float64
+	// RandSeed seeds the random source of faults, jitter and Seed
+	// (0 = from the time).
+	RandSeed uint64
+
+	Now func() time.Time // clock; default time.Now
+	// Logf, when set, receives one line per API request (never any
+	// credential) and internal errors. It is called from many goroutines.
+	Logf func(format string, args ...any)
+}
+
+// DefaultConfig returns the defaults: an in-memory store, account
+// "sandbox" with key "sandbox-key", password "sandbox-password" and token
+// "sandbox-token", pages of 50, no rate limit and no faults.
+func DefaultConfig() Config {
+	return Config{
+		DB:             ":memory:",
+		User:           "sandbox",
+		APIKey:         "sandbox-key",
+		Password:       "sandbox-password",
+		AccessToken:    "sandbox-token",
+		PageSize:       50,
+		ThrottleStatus: 429,
+		Now:            time.Now,
+	}
+}
+
+// withDefaults fills the zero fields of cfg and checks the others.
+func (cfg Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if cfg.DB == "" {
+		cfg.DB = d.DB
+	}
+	if cfg.User == "" {
+		cfg.User = d.User
+	}
+	cfg.User = strings.ToLower(cfg.User)
+	if strings.ContainsAny(cfg.User, "/?#%&=<>\"' \t\r\n") {
+		return cfg, fmt.Errorf("user %q: a login cannot contain spaces or any of / ? # %% & = < > quotes", cfg.User)
+	}
+	if cfg.APIKey == "" {
+		cfg.APIKey = d.APIKey
+	}
+	if cfg.Password == "" {
+		cfg.Password = d.Password
+	}
+	if cfg.AccessToken == "" {
+		cfg.AccessToken = d.AccessToken
+	}
+	if cfg.PageSize == 0 {
+		cfg.PageSize = d.PageSize
+	}
+	if cfg.PageSize < 1 {
+		return cfg, fmt.Errorf("page size %d: must be positive", cfg.PageSize)
+	}
+	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
+		return cfg, fmt.Errorf("rate %v: must be a finite number >= 0", cfg.Rate)
+	}
+	if cfg.RateBurst < 0 {
+		return cfg, fmt.Errorf("rate burst %d: must be >= 0", cfg.RateBurst)
+	}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = max(1, int(math.Ceil(cfg.Rate/5)))
+	}
+	if cfg.ThrottleStatus == 0 {
+		cfg.ThrottleStatus = d.ThrottleStatus
+	}
+	switch cfg.ThrottleStatus {
+	case 429, 503, 403:
+	default:
+		return cfg, fmt.Errorf("throttle status %d: must be 429, 503 or 403", cfg.ThrottleStatus)
+	}
+	if cfg.Latency < 0 || cfg.Jitter < 0 {
+		return cfg, errors.New("latency and jitter must not be negative")
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"fail rate", cfg.FailRate}, {"drop rate", cfg.DropRate}} {
+		if !(p.v >= 0 && p.v <= 1) {
+			return cfg, fmt.Errorf("%s %v: must be between 0 and 1", p.name, p.v)
+		}
+	}
+	if cfg.RandSeed == 0 {
+		cfg.RandSeed = uint64(time.Now().UnixNano())
+	}
+	if cfg.Now == nil {
+		cfg.Now = d.Now
+	}
+	return cfg, nil
+}
+
+// Sandbox emulates the contacts API of one account over a SQLite store.
+// It is an http.Handler, safe for concurrent use.
+type Sandbox struct {
+	cfg      Config
+	p        paths
+	st       *store
+	counters *counters
+	limiter  *rate.Limiter // nil: no rate limit
+
+	rngMu sync.Mutex
+	rng   *rand.Rand // faults and jitter
+
+	// sleep waits d or until ctx is done; a test seam for latency.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// New opens (or creates) the store named by cfg.DB, creates the schema and,
+// when the store is empty, the initial lists (1 "General Interest",
+// 2 "Customers", 3 "Newsletter").
+func New(ctx context.Context, cfg Config) (*Sandbox, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox config: %w", err)
+	}
+	st, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s := &Sandbox{
+		cfg:      cfg,
+		p:        newPaths(cfg.User),
+		st:       st,
+		counters: newCounters(),
+		rng:      rand.New(rand.NewPCG(cfg.RandSeed, cfg.RandSeed^0x9e3779b97f4a7c15)),
+		sleep:    sleepCtx,
+	}
+	if cfg.Rate > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.RateBurst)
+	}
+	if err := st.ensureLists(ctx, s.stamp()); err != nil {
+		st.close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the store. The handler must not be serving any more.
+func (s *Sandbox) Close() error { return s.st.close() }
+
+// Reset returns the sandbox to its first state: no contacts, the initial
+// lists, counters zeroed. Contact numbers start again at 1.
+func (s *Sandbox) Reset(ctx context.Context) error {
+	if err := s.st.reset(ctx, s.stamp()); err != nil {
+		return fmt.Errorf("sandbox reset: %w", err)
+	}
+	s.counters.reset()
+	return nil
+}
+
+// Stats returns a copy of the request counters.
+func (s *Sandbox) Stats() Stats { return s.counters.snapshot() }
+
+// stamp returns the current time in the API's layout.
+func (s *Sandbox) stamp() string { return s.cfg.Now().UTC().Format(timeLayout) }
