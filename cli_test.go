@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ctctbulk/importer"
+)
+
+// runCLI runs the command line with buffers and a fixed environment.
+func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
+	return code, out.String(), errb.String()
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"version"}, exitOK, "ctctbulk " + version, ""},
+		{nil, exitUsage, "", "usage: ctctbulk COMMAND"},
+		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
+		{[]string{"lists", "--rate", "0", "--sandbox", "x.db"}, exitUsage, "", "--rate must be positive"},
+		{[]string{"import"}, exitUsage, "", "exactly one FILE"},
+		{[]string{"import", "--mode", "merge", "f.csv"}, exitUsage, "", "--mode must be upsert, create or update"},
+		{[]string{"import", "--bogus", "f.csv"}, exitUsage, "", "flag provided but not defined"},
+		{[]string{"sandbox", "--throttle-status", "500"}, exitUsage, "", "--throttle-status must be 429, 503 or 403"},
+		{[]string{"fields"}, exitOK, "EmailAddress", ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, nil, tt.args...)
+			if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("code %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout, stderr, tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestConnectionConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"user without secret", map[string]string{"CTCT_USERNAME": "joe"}, nil, exitUsage, "has no credentials"},
+		{"key without password", map[string]string{"CTCT_USERNAME": "joe", "CTCT_API_KEY": "k"}, nil, exitUsage, "no password"},
+		{"secret without user", map[string]string{"CTCT_ACCESS_TOKEN": "t0ps3cret"}, nil, exitUsage, "no account name"},
+		{"plain http to a remote host", map[string]string{"CTCT_USERNAME": "joe", "CTCT_ACCESS_TOKEN": "t0ps3cret", "CTCT_BASE_URL": "http://example.com"}, nil, exitUsage, "http"},
+		{"explicit sandbox", nil, []string{"--sandbox", filepath.Join(dir, "s.db")}, exitOK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.env, append([]string{"lists"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("code %d, stderr %q; want %d, %q", code, stderr, tt.code, tt.stderr)
+			}
+			if strings.Contains(stdout+stderr, "t0ps3cret") {
+				t.Errorf("a secret was printed: %q %q", stdout, stderr)
+			}
+			if tt.code == exitOK && !strings.Contains(stdout, "General Interest") {
+				t.Errorf("lists output %q", stdout)
+			}
+		})
+	}
+}
+
+// TestSamples runs every sample file the way samples/README.md says, on a
+// sandbox file of its own, and checks the outcome and the error report.
+func TestSamples(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sandbox.db")
+	tests := []struct {
+		file    string
+		args    []string
+		code    int
+		created int64
+		failed  int64
+		bad     []string // lines in the error report
+	}{
+		{"contacts.csv", nil, exitRowsFailed, 25, 5, []string{"28", "29", "30", "31", "32"}},
+		{"cc_export.csv", []string{"--list", "Newsletter"}, exitOK, 6, 0, nil},
+		{"crm_export.csv", []string{"--map", "samples/crm.map", "--list", "2"}, exitOK, 5, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			report := filepath.Join(dir, tt.file+".errors.csv")
+			summary := filepath.Join(dir, tt.file+".json")
+			args := append([]string{"import", "--sandbox", db, "--rate", "1000", "--errors", report,
+				"--journal", filepath.Join(dir, tt.file+".journal"), "--summary-json", summary}, tt.args...)
+			code, stdout, stderr := runCLI(t, nil, append(args, filepath.Join("samples", tt.file))...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout %s\nstderr %s", code, tt.code, stdout, stderr)
+			}
+			var sum importer.Summary
+			b, err := os.ReadFile(summary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &sum); err != nil {
+				t.Fatal(err)
+			}
+			if sum.Created != tt.created || sum.Failed != tt.failed || sum.Finished() != sum.Read {
+				t.Errorf("summary %+v", sum)
+			}
+			if !strings.Contains(stdout, "rows read") {
+				t.Errorf("no summary on stdout: %q", stdout)
+			}
+			if len(tt.bad) == 0 {
+				if _, err := os.Stat(report); err == nil {
+					t.Errorf("a report was written with no failed row")
+				}
+				return
+			}
+			f, err := os.Open(report)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			recs, err := csv.NewReader(f).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			for _, r := range recs[1:] {
+				lines = append(lines, r[len(r)-3])
+				if r[len(r)-2] != "failed" || r[len(r)-1] == "" {
+					t.Errorf("report row %q", r)
+				}
+			}
+			if strings.Join(lines, ",") != strings.Join(tt.bad, ",") {
+				t.Errorf("report lines %v, want %v", lines, tt.bad)
+			}
+		})
+	}
+	// Every valid row of contacts.csv is in the sandbox with its values:
+	// importing the file again changes nothing.
+	code, stdout, _ := runCLI(t, nil, "import", "--sandbox", db, "--rate", "1000", "--errors", filepath.Join(dir, "again.csv"),
+		"--journal", filepath.Join(dir, "again.journal"), "samples/contacts.csv")
+	if code != exitRowsFailed || !strings.Contains(stdout, "unchanged 25") {
+		t.Errorf("second import: exit %d, %s", code, stdout)
+	}
+}

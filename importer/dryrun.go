@@ -1,0 +1,71 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"ctctbulk/mapping"
+)
+
+// dryRun reads, maps and validates every row without any request, writes
+// the report of the invalid rows, and plans the most requests a real run
+// would send: one search per 50 rows, two requests (GET and PUT) per row,
+// and one read of the lists when lists are named.
+func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mapping) (*Summary, error) {
+	var rep *report
+	if im.opts.ReportPath != "" {
+		var err error
+		if rep, err = openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), false); err != nil {
+			return nil, err
+		}
+	}
+	fail := func(line int, cells []string, reason string) {
+		im.counts.failed.Add(1)
+		if rep != nil {
+			rep.add(line, cells, statusFailed, reason)
+		}
+	}
+	var readErr error
+	for n := 0; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			readErr = ErrInterrupted
+			break
+		}
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("read input: %w", err)
+			break
+		}
+		im.counts.read.Add(1)
+		if row.Err != nil {
+			fail(row.Line, row.Cells, row.Err.Error())
+			continue
+		}
+		if err := m.Validate(row.Cells, row.Line); err != nil {
+			fail(row.Line, row.Cells, err.Error())
+			continue
+		}
+		im.counts.valid.Add(1)
+	}
+	sum := im.summary()
+	valid := sum.Valid
+	sum.PlannedRequests = (valid+batchSize-1)/batchSize + 2*valid
+	if len(im.opts.Lists) > 0 || hasListsColumn(m) {
+		sum.PlannedRequests++
+	}
+	if rep != nil {
+		sum.ReportPath, sum.ReportRows = rep.path, rep.rows()
+		if err := rep.close(); err != nil && readErr == nil {
+			readErr = fmt.Errorf("write error report: %w", err)
+		}
+	}
+	if errors.Is(readErr, ErrInterrupted) {
+		sum.Stopped = StopInterrupted
+	}
+	return sum, readErr
+}

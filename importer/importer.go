@@ -1,0 +1,484 @@
+// Package importer puts the rows of a CSV file into a Constant Contact
+// account: it streams the file, maps and validates each row, looks emails up
+// in batches of 50, then creates the new contacts and updates the existing
+// ones through a bounded pool of workers. Every row ends created, updated,
+// unchanged, skipped or failed; the last two go to an error report that can
+// be fed back in, and a journal lets an interrupted run resume.
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"ctctbulk/ctct"
+	"ctctbulk/mapping"
+)
+
+// Client is what the importer needs of the API; *ctct.Client provides it.
+type Client interface {
+	SearchEmails(ctx context.Context, emails []string) ([]ctct.Contact, error)
+	CreateContact(ctx context.Context, c *ctct.Contact) (*ctct.Contact, error)
+	GetContact(ctx context.Context, id string) (*ctct.Contact, error)
+	UpdateContact(ctx context.Context, c *ctct.Contact) error
+	Lists(ctx context.Context) ([]ctct.List, error)
+	ListURI(id string) string
+	Counters() ctct.Counters
+}
+
+// Mode says which rows may create and which may update contacts.
+type Mode string
+
+// The import modes.
+const (
+	ModeUpsert Mode = "upsert"
+	ModeCreate Mode = "create"
+	ModeUpdate Mode = "update"
+)
+
+// Options configure a run. The zero value of each field is its default
+// except where noted.
+type Options struct {
+	Mode        Mode
+	Empty       mapping.EmptyPolicy
+	Lists       []string // --list: numeric ids or exact list names, added to every row
+	OptInSource string   // default ACTION_BY_CUSTOMER
+	Workers     int      // default 4
+	Mapping     mapping.Options
+	Reader      ReaderOptions
+
+	DryRun bool
+	// ReportPath is the error report; JournalPath the journal (both
+	// required unless DryRun, where the journal is not used).
+	ReportPath  string
+	JournalPath string
+	// Resume continues from the journal; without it an existing journal is
+	// an error.
+	Resume bool
+	// Grace bounds how long rows in flight may take to finish once ctx is
+	// cancelled (default 30s).
+	Grace time.Duration
+
+	// Warnf receives warnings (unknown columns...); may be nil.
+	Warnf func(format string, args ...any)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Stop reasons of a run that did not read its whole input.
+const (
+	StopInterrupted = "interrupted"
+	StopBudget      = "request budget reached"
+	StopFatal       = "fatal error"
+)
+
+// Importer runs one import. Create it with New, watch it with Progress
+// while Run runs.
+type Importer struct {
+	client Client
+	opts   Options
+	counts counters
+	start  time.Time
+	base   ctct.Counters
+}
+
+// New checks the options and returns an importer for one run, which it
+// times and counts from now. client may be nil for a dry run, which sends
+// nothing.
+func New(client Client, opts Options) (*Importer, error) {
+	if opts.Mode == "" {
+		opts.Mode = ModeUpsert
+	}
+	switch opts.Mode {
+	case ModeUpsert, ModeCreate, ModeUpdate:
+	default:
+		return nil, fmt.Errorf("unknown mode %q: use upsert, create or update", opts.Mode)
+	}
+	if opts.OptInSource == "" {
+		opts.OptInSource = ctct.ActionByCustomer
+	}
+	if err := ctct.CheckOptSource(opts.OptInSource); err != nil {
+		return nil, fmt.Errorf("opt-in source: %w", err)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Warnf == nil {
+		opts.Warnf = func(string, ...any) {}
+	}
+	if client == nil && !opts.DryRun {
+		return nil, errors.New("an import that is not a dry run needs a client")
+	}
+	if !opts.DryRun && (opts.ReportPath == "" || opts.JournalPath == "") {
+		return nil, errors.New("an import needs a report path and a journal path")
+	}
+	im := &Importer{client: client, opts: opts, start: opts.Now()}
+	if client != nil {
+		im.base = client.Counters()
+	}
+	return im, nil
+}
+
+// counters are the live counts of a run, safe for concurrent use.
+type counters struct {
+	read, created, updated, unchanged, skipped, failed, resumed, pending, valid atomic.Int64
+}
+
+// Progress returns the rows finished so far and a one-line text of the
+// counters. Safe to call while Run runs.
+func (im *Importer) Progress() (done int64, text string) {
+	c := &im.counts
+	done = c.created.Load() + c.updated.Load() + c.unchanged.Load() + c.skipped.Load() + c.failed.Load()
+	if im.opts.DryRun {
+		return c.read.Load(), fmt.Sprintf("read %d, valid %d, invalid %d", c.read.Load(), c.valid.Load(), c.failed.Load())
+	}
+	req := im.client.Counters().Requests - im.base.Requests
+	return done, fmt.Sprintf("created %d, updated %d, unchanged %d, skipped %d, failed %d; %d requests",
+		c.created.Load(), c.updated.Load(), c.unchanged.Load(), c.skipped.Load(), c.failed.Load(), req)
+}
+
+// Run imports the CSV read from input. It returns the summary and an error
+// only for what stops the run as a whole (unreadable input, bad header or
+// mapping, fatal API errors, interruption, budget); row failures are in the
+// summary and the report. The summary is non-nil whenever the input header
+// could be read.
+func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) {
+	rd, err := NewCSVReader(input, im.opts.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("read header: %w", err)
+	}
+	m, warnings, err := mapping.Resolve(rd.Header(), im.opts.Mapping)
+	if err != nil {
+		return nil, &MappingError{Err: err}
+	}
+	for _, w := range warnings {
+		im.opts.Warnf("%s", w)
+	}
+	if im.opts.DryRun {
+		return im.dryRun(ctx, rd, m)
+	}
+	return im.run(ctx, rd, m)
+}
+
+// MappingError is a header or mapping problem found before any request.
+type MappingError struct{ Err error }
+
+func (e *MappingError) Error() string { return "mapping: " + e.Err.Error() }
+func (e *MappingError) Unwrap() error { return e.Err }
+
+// rowTask is one valid row on its way to the API.
+type rowTask struct {
+	line  int
+	cells []string
+	rec   *mapping.Record
+	lists []ctct.ListMembership
+}
+
+// emailGroup is the rows of one batch that share an email, in file order,
+// with what the batch lookup found and the chain that orders this group
+// after earlier groups of the same email.
+type emailGroup struct {
+	email string
+	rows  []*rowTask
+	found *ctct.Contact // summary contact from the batch lookup, nil if absent
+	prev  *chainLink
+	link  *chainLink
+}
+
+// chainLink orders the groups of one email: a group waits for its
+// predecessor's done and starts from the state it left.
+type chainLink struct {
+	done  chan struct{}
+	state contactState
+}
+
+// contactState is what is known of an email's contact.
+type contactState struct {
+	known   bool
+	contact *ctct.Contact // nil when known to be absent
+}
+
+// batchSize is the number of emails one search request looks up.
+const batchSize = 50
+
+func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping) (*Summary, error) {
+	j, err := openJournal(im.opts.JournalPath, rd.Header(), im.opts.Resume)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), im.opts.Resume)
+	if err != nil {
+		j.close()
+		return nil, err
+	}
+	im.counts.resumed.Store(int64(j.doneCount()))
+
+	lists, err := newListResolver(ctx, im.client, im.opts.Lists)
+	if err != nil {
+		j.close()
+		rep.close()
+		return nil, err
+	}
+
+	// In-flight rows finish even after ctx is cancelled (interrupt): they
+	// run on a context that is cancelled only Grace after ctx, or at once
+	// on a fatal error in the pool.
+	workBase, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(im.opts.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWork()
+		case <-workBase.Done():
+		}
+	})
+	defer stopGrace()
+	g, workCtx := errgroup.WithContext(workBase)
+	g.SetLimit(im.opts.Workers)
+
+	o := &outcomes{im: im, journal: j, report: rep}
+	chains := &chainMap{m: map[string]*chainLink{}}
+	batches := make(chan []*emailGroup, 1)
+	var stopReason atomic.Value // string
+	setStop := func(reason string) { stopReason.CompareAndSwap(nil, reason) }
+
+	// Stage 2: dispatch each group of each looked-up batch to the pool.
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for b := range batches {
+			for _, gr := range b {
+				if workCtx.Err() != nil {
+					im.counts.pending.Add(int64(len(gr.rows)))
+					chains.release(gr)
+					continue
+				}
+				g.Go(func() error {
+					err := im.runGroup(workCtx, gr, chains, o)
+					switch {
+					case err == nil:
+						return nil
+					case errors.Is(err, ctct.ErrBudgetExhausted):
+						setStop(StopBudget)
+						return nil
+					case workCtx.Err() != nil && ctx.Err() != nil:
+						setStop(StopInterrupted)
+						return nil
+					default:
+						setStop(StopFatal)
+						return err
+					}
+				})
+			}
+		}
+	}()
+
+	// Stage 1: read, convert, group by email, register chains, look up.
+	complete, readErr := im.feed(ctx, workCtx, rd, m, lists, chains, o, batches, &stopReason)
+	close(batches)
+	<-dispatched
+	poolErr := g.Wait()
+
+	sum := im.summary()
+	sum.ReportPath, sum.ReportRows = rep.path, rep.rows()
+	if err := rep.close(); err != nil && readErr == nil {
+		readErr = fmt.Errorf("write error report: %w", err)
+	}
+	reason, _ := stopReason.Load().(string)
+	switch {
+	case reason != "":
+	case readErr != nil || poolErr != nil:
+		reason = StopFatal
+	case !complete || sum.Pending > 0:
+		reason = StopInterrupted
+	}
+	sum.Stopped = reason
+	if reason == "" {
+		if err := j.finish(); err != nil {
+			return sum, fmt.Errorf("remove journal: %w", err)
+		}
+	} else if err := j.close(); err != nil && readErr == nil {
+		readErr = fmt.Errorf("journal: %w", err)
+	}
+	switch {
+	case readErr != nil:
+		return sum, readErr
+	case poolErr != nil:
+		return sum, poolErr
+	case reason == StopInterrupted:
+		return sum, ErrInterrupted
+	case reason == StopBudget:
+		return sum, ctct.ErrBudgetExhausted
+	}
+	return sum, nil
+}
+
+// ErrInterrupted is returned when the run was stopped by its context (a
+// signal); the journal is kept so that --resume continues.
+var ErrInterrupted = errors.New("interrupted")
+
+// feed is stage 1: it reads rows until the input ends, ctx is cancelled or
+// a stop is set, and sends batches of up to 50 distinct emails, looked up.
+func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping.Mapping, lists *listResolver,
+	chains *chainMap, o *outcomes, batches chan<- []*emailGroup, stop *atomic.Value) (complete bool, err error) {
+	var (
+		groups []*emailGroup
+		index  = map[string]*emailGroup{}
+	)
+	flush := func() error {
+		if len(groups) == 0 {
+			return nil
+		}
+		b := groups
+		groups, index = nil, map[string]*emailGroup{}
+		if err := im.lookup(workCtx, b, chains); err != nil {
+			// The rows of b never ran: they are pending, to be resumed.
+			for _, gr := range b {
+				im.counts.pending.Add(int64(len(gr.rows)))
+				chains.release(gr)
+			}
+			switch {
+			case errors.Is(err, ctct.ErrBudgetExhausted):
+				stop.CompareAndSwap(nil, StopBudget)
+				return nil
+			case workCtx.Err() != nil:
+				return nil
+			}
+			return err
+		}
+		select {
+		case batches <- b:
+			return nil
+		case <-workCtx.Done():
+			for _, gr := range b {
+				im.counts.pending.Add(int64(len(gr.rows)))
+				chains.release(gr)
+			}
+			return nil
+		}
+	}
+	for {
+		if ctx.Err() != nil || stop.Load() != nil {
+			return false, flush()
+		}
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return true, flush()
+		}
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return false, ferr
+			}
+			return false, fmt.Errorf("read input: %w", err)
+		}
+		if o.journal.isDone(row.Line) {
+			continue
+		}
+		im.counts.read.Add(1)
+		if row.Err != nil {
+			o.finish(row.Line, row.Cells, statusFailed, row.Err.Error())
+			continue
+		}
+		rec, err := m.Convert(row.Cells, row.Line)
+		if err != nil {
+			o.finish(row.Line, row.Cells, statusFailed, err.Error())
+			continue
+		}
+		rowLists, err := lists.forRow(workCtx, rec.Lists)
+		if err != nil {
+			o.finish(row.Line, row.Cells, statusFailed, err.Error())
+			continue
+		}
+		t := &rowTask{line: row.Line, cells: row.Cells, rec: rec, lists: rowLists}
+		email := rec.Contact.EmailAddress
+		if gr, ok := index[email]; ok {
+			gr.rows = append(gr.rows, t)
+			continue
+		}
+		gr := &emailGroup{email: email, rows: []*rowTask{t}}
+		index[email] = gr
+		groups = append(groups, gr)
+		if len(groups) == batchSize {
+			if err := flush(); err != nil {
+				return false, err
+			}
+		}
+	}
+}
+
+// lookup registers each group in the email chains, then searches the
+// emails of the groups that have no predecessor in one request.
+func (im *Importer) lookup(ctx context.Context, b []*emailGroup, chains *chainMap) error {
+	var emails []string
+	for _, gr := range b {
+		chains.register(gr)
+		if gr.prev == nil {
+			emails = append(emails, gr.email)
+		}
+	}
+	if len(emails) == 0 {
+		return nil
+	}
+	found, err := im.client.SearchEmails(ctx, emails)
+	if err != nil {
+		return fmt.Errorf("look up %d emails: %w", len(emails), err)
+	}
+	byEmail := make(map[string]*ctct.Contact, len(found))
+	for i := range found {
+		byEmail[strings.ToLower(found[i].EmailAddress)] = &found[i]
+	}
+	for _, gr := range b {
+		gr.found = byEmail[gr.email]
+	}
+	return nil
+}
+
+// chainMap holds the last registered group of every email with rows in
+// flight. Safe for concurrent use.
+type chainMap struct {
+	mu sync.Mutex
+	m  map[string]*chainLink
+}
+
+func (c *chainMap) register(gr *emailGroup) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gr.link = &chainLink{done: make(chan struct{})}
+	gr.prev = c.m[gr.email]
+	c.m[gr.email] = gr.link
+}
+
+// release marks gr finished with the state in its link and forgets the
+// email when no later group is chained to it.
+func (c *chainMap) release(gr *emailGroup) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(gr.link.done)
+	if c.m[gr.email] == gr.link {
+		delete(c.m, gr.email)
+	}
+}
+
+func hasListsColumn(m *mapping.Mapping) bool {
+	for _, c := range m.Columns() {
+		if c.Field == "ContactLists" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,130 @@
+package importer
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Summary is the account of a run. Created + Updated + Unchanged + Skipped
+// + Failed + Pending = Read; rows done by an earlier run of a resumed
+// import are counted in Resumed only.
+type Summary struct {
+	DryRun    bool  `json:"dry_run"`
+	Read      int64 `json:"rows_read"`
+	Created   int64 `json:"created"`
+	Updated   int64 `json:"updated"`
+	Unchanged int64 `json:"unchanged"`
+	Skipped   int64 `json:"skipped"`
+	Failed    int64 `json:"failed"`
+	// Pending rows were read but not finished when the run stopped; a
+	// --resume does them.
+	Pending int64 `json:"pending"`
+	Resumed int64 `json:"resumed"`
+	// Valid and PlannedRequests are set by a dry run: the rows that passed
+	// validation and the most requests a real run would send.
+	Valid           int64 `json:"valid,omitempty"`
+	PlannedRequests int64 `json:"planned_requests,omitempty"`
+
+	Requests  int64            `json:"requests"`
+	ByMethod  map[string]int64 `json:"requests_by_method,omitempty"`
+	Retries   int64            `json:"retries"`
+	Throttled int64            `json:"throttled"`
+
+	ElapsedSeconds    float64 `json:"elapsed_seconds"`
+	RowsPerSecond     float64 `json:"rows_per_second"`
+	RequestsPerSecond float64 `json:"requests_per_second"`
+
+	Stopped    string `json:"stopped,omitempty"`
+	ReportPath string `json:"error_report,omitempty"`
+	ReportRows int    `json:"error_report_rows"`
+}
+
+// summary builds the run's summary from the counters and the client's.
+func (im *Importer) summary() *Summary {
+	c := &im.counts
+	s := &Summary{
+		DryRun: im.opts.DryRun, Read: c.read.Load(), Created: c.created.Load(), Updated: c.updated.Load(),
+		Unchanged: c.unchanged.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(),
+		Pending: c.pending.Load(), Resumed: c.resumed.Load(), Valid: c.valid.Load(),
+	}
+	if !im.opts.DryRun {
+		now := im.client.Counters()
+		s.Requests = now.Requests - im.base.Requests
+		s.Retries = now.Retries - im.base.Retries
+		s.Throttled = now.Throttled - im.base.Throttled
+		s.ByMethod = map[string]int64{}
+		for m, n := range now.ByMethod {
+			if d := n - im.base.ByMethod[m]; d > 0 {
+				s.ByMethod[m] = d
+			}
+		}
+	}
+	elapsed := im.opts.Now().Sub(im.start)
+	s.ElapsedSeconds = elapsed.Seconds()
+	if elapsed > 0 {
+		s.RowsPerSecond = float64(s.Read) / elapsed.Seconds()
+		s.RequestsPerSecond = float64(s.Requests) / elapsed.Seconds()
+	}
+	return s
+}
+
+// Finished is the rows that reached an outcome in this run.
+func (s *Summary) Finished() int64 {
+	return s.Created + s.Updated + s.Unchanged + s.Skipped + s.Failed
+}
+
+// WriteText writes the human summary.
+func (s *Summary) WriteText(w io.Writer) error {
+	var b strings.Builder
+	if s.DryRun {
+		fmt.Fprintf(&b, "dry run: %d rows read, %d valid, %d invalid\n", s.Read, s.Valid, s.Failed)
+		fmt.Fprintf(&b, "a real run would send at most %d requests\n", s.PlannedRequests)
+	} else {
+		fmt.Fprintf(&b, "rows read %d: created %d, updated %d, unchanged %d, skipped %d, failed %d",
+			s.Read, s.Created, s.Updated, s.Unchanged, s.Skipped, s.Failed)
+		if s.Pending > 0 {
+			fmt.Fprintf(&b, ", not finished %d", s.Pending)
+		}
+		b.WriteString("\n")
+		if s.Resumed > 0 {
+			fmt.Fprintf(&b, "resumed: %d rows were done by the earlier run\n", s.Resumed)
+		}
+		fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, methods(s.ByMethod), s.Retries, s.Throttled)
+	}
+	fmt.Fprintf(&b, "elapsed %s, %.1f rows/s", (time.Duration(s.ElapsedSeconds * float64(time.Second))).Round(time.Millisecond), s.RowsPerSecond)
+	if !s.DryRun {
+		fmt.Fprintf(&b, ", %.1f requests/s", s.RequestsPerSecond)
+	}
+	b.WriteString("\n")
+	if s.ReportRows > 0 {
+		fmt.Fprintf(&b, "error report: %s (%d rows)\n", s.ReportPath, s.ReportRows)
+	}
+	if s.Stopped != "" {
+		fmt.Fprintf(&b, "stopped: %s\n", s.Stopped)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func methods(m map[string]int64) string {
+	var parts []string
+	for _, k := range []string{"GET", "POST", "PUT", "DELETE"} {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteJSON writes the summary as indented JSON.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
