@@ -64,6 +64,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"import", "put the rows of a CSV file into the account (FILE, or - for stdin)", runImport},
+		{"export", "write the account's contacts to CSV", runExport},
 		{"sandbox", "run the API emulator in the foreground", runSandbox},
 		{"lists", "show the account's contact lists: id, name, contact count", runLists},
 		{"fields", "show the mappable fields with their limits and aliases", runFields},

@@ -220,7 +220,7 @@ func kindOf(f ctct.Field) valueKind {
 // normalize trims a value and fixes the case of the fields whose case the
 // API prescribes.
 func normalize(k valueKind, v string) string {
-	v = strings.TrimSpace(v)
+	v = unescapeFormula(strings.TrimSpace(v))
 	switch k {
 	case valueEmail, valueCountry:
 		v = strings.ToLower(v)
@@ -435,4 +435,14 @@ func (r *Record) Apply(dst *ctct.Contact, empty EmptyPolicy) (changed bool) {
 		}
 	}
 	return changed
+}
+
+// unescapeFormula undoes the export's protection of formula-like cells: a
+// value that starts with ' followed by = + - @, tab or CR is imported without
+// the ', so that an export imports as it is.
+func unescapeFormula(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && strings.IndexByte("=+-@\t\r", v[1]) >= 0 {
+		return v[1:]
+	}
+	return v
 }

@@ -369,6 +369,8 @@ func TestConvert(t *testing.T) {
 			lists: []string{"7", "Newsletter"},
 		},
 		{name: "email type text", cells: []string{"TEXT"}, want: map[string]string{"EmailType": "Text"}},
+		{name: "export's formula protection undone", cells: []string{"", "'=SUM(A1)", "'-5", "", "", "", "'plain"},
+			want: map[string]string{"FirstName": "=SUM(A1)", "LastName": "-5", "Note": "'plain"}},
 		{name: "all empty but email", want: map[string]string{"FirstName": "", "EmailType": ""}},
 		{name: "50 characters pass, multibyte", cells: []string{"", strings.Repeat("é", 50)}, want: map[string]string{"FirstName": strings.Repeat("é", 50)}},
 		{name: "US state without country", cells: []string{"", "", "", "ny"}, want: map[string]string{"StateCode": "NY"}},

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"ctctbulk/exporter"
+	"ctctbulk/progress"
+)
+
+type exportOptions struct {
+	conn        connOptions
+	output      string
+	status      string
+	list        string
+	since       string
+	statePath   string
+	emails      multiFlag
+	detail      string
+	workers     int
+	raw         bool
+	overlap     time.Duration
+	fileMode    string
+	logEvery    time.Duration
+	summaryJSON string
+}
+
+func runExport(ctx context.Context, s streams, args []string) error {
+	var o exportOptions
+	flags := newFlagSet("export", "[flags]", s)
+	o.conn.register(flags, s)
+	flags.StringVar(&o.output, "o", "", "output file, written to a temporary file and renamed when complete (default stdout; - for stdout)")
+	flags.StringVar(&o.status, "status", "all", "contacts to export: all, active, removed or do-not-mail")
+	flags.StringVar(&o.list, "list", "", "export the members of this list (number or exact name)")
+	flags.StringVar(&o.since, "since", "", "export the contacts changed since this time (2008-07-23T14:21:06.407Z or 2008-07-23)")
+	flags.StringVar(&o.statePath, "state", "", "incremental state file: export the changes since the last complete run, then record this run")
+	flags.Var(&o.emails, "email", "export the contact with this address (repeatable)")
+	flags.StringVar(&o.detail, "detail", "full", "full (one request per contact, every field) or summary (the listing's fields, one request per 50 contacts)")
+	flags.IntVar(&o.workers, "workers", exporter.DefaultWorkers, "contact details fetched at once")
+	flags.BoolVar(&o.raw, "raw", false, "do not prefix cells starting with = + - @ with '")
+	flags.DurationVar(&o.overlap, "overlap", exporter.DefaultOverlap, "with --state, the next run starts this long before this run's start")
+	flags.StringVar(&o.fileMode, "file-mode", "0600", "permissions of the output file, in octal")
+	flags.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
+	flags.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return usagef("export takes no arguments (the output file is -o FILE)")
+	}
+	opts, mode, err := o.validate()
+	if err != nil {
+		return err
+	}
+	conn, err := o.conn.connect(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer conn.close()
+	opts.Warnf = func(format string, args ...any) { fmt.Fprintf(s.stderr, "warning: "+format+"\n", args...) }
+	ex, err := exporter.New(conn.client, opts)
+	if err != nil {
+		return usagef("%v", err)
+	}
+
+	toStdout := o.output == "" || o.output == "-"
+	summaryOut := s.stdout
+	if toStdout {
+		summaryOut = s.stderr // the CSV owns stdout
+	}
+	rep := progress.Start(s.stderr, progress.Options{Terminal: isTerminal(s.stderr), Every: o.logEvery, Label: "export"},
+		func() progress.Status {
+			done, text := ex.Progress()
+			return progress.Status{Done: done, Text: text}
+		})
+	var sum *exporter.Summary
+	var runErr error
+	if toStdout {
+		sum, runErr = ex.Run(ctx, s.stdout)
+	} else {
+		sum, runErr = ex.WriteFile(ctx, o.output, mode)
+	}
+	rep.Stop()
+	exitErr := exportExit(runErr, o)
+	var ue *usageError
+	if sum != nil && !errors.As(exitErr, &ue) {
+		if err := sum.WriteText(summaryOut); err != nil {
+			return fmt.Errorf("write summary: %w", err)
+		}
+		if o.summaryJSON != "" {
+			if err := writeJSONFile(o.summaryJSON, sum.WriteJSON); err != nil {
+				return err
+			}
+		}
+	}
+	return exitErr
+}
+
+// exportExit maps the run's outcome to the exit code, with a message that
+// says what happened to the output.
+func exportExit(runErr error, o exportOptions) error {
+	left := "nothing was written"
+	if o.output != "" && o.output != "-" {
+		left = o.output + " is left as it was"
+	}
+	if o.statePath != "" {
+		left += "; the state file is unchanged"
+	}
+	switch {
+	case runErr == nil:
+		return nil
+	case errors.Is(runErr, exporter.ErrUnknownList), errors.Is(runErr, exporter.ErrStateMismatch):
+		return &usageError{msg: runErr.Error()}
+	case errors.Is(runErr, exporter.ErrInterrupted):
+		return &exitStatus{code: exitInterrupted, err: fmt.Errorf("interrupted: %s", left)}
+	case o.output == "" || o.output == "-":
+		return fmt.Errorf("%w (the CSV on stdout is incomplete%s)", runErr, strings.TrimPrefix(left, "nothing was written"))
+	default:
+		return fmt.Errorf("%w (%s)", runErr, left)
+	}
+}
+
+func (o *exportOptions) validate() (exporter.Options, fs.FileMode, error) {
+	opts := exporter.Options{
+		Status: exporter.Status(o.status), List: o.list, Emails: o.emails, Detail: exporter.Detail(o.detail),
+		Workers: o.workers, Raw: o.raw, StatePath: o.statePath, Overlap: o.overlap, Version: version,
+	}
+	if err := o.conn.validate(); err != nil {
+		return opts, 0, err
+	}
+	switch opts.Status {
+	case exporter.StatusAll, exporter.StatusActive, exporter.StatusRemoved, exporter.StatusDoNotMail:
+	default:
+		return opts, 0, usagef("--status must be all, active, removed or do-not-mail, not %q", o.status)
+	}
+	switch opts.Detail {
+	case exporter.DetailFull, exporter.DetailSummary:
+	default:
+		return opts, 0, usagef("--detail must be full or summary, not %q", o.detail)
+	}
+	if o.workers < 1 {
+		return opts, 0, usagef("--workers must be at least 1")
+	}
+	if o.overlap < 0 {
+		return opts, 0, usagef("--overlap cannot be negative")
+	}
+	if o.since != "" {
+		t, err := exporter.ParseTime(o.since)
+		if err != nil {
+			return opts, 0, usagef("--since: %v", err)
+		}
+		opts.Since = t
+	}
+	switch {
+	case o.since != "" && o.statePath != "":
+		return opts, 0, usagef("--since and --state are exclusive: the state file holds the since time")
+	case len(o.emails) > 0 && (o.list != "" || o.since != "" || o.statePath != ""):
+		return opts, 0, usagef("--email cannot be combined with --list, --since or --state")
+	}
+	mode, err := parseFileMode(o.fileMode)
+	if err != nil {
+		return opts, 0, err
+	}
+	if err := opts.Validate(); err != nil {
+		return opts, 0, usagef("%v", err)
+	}
+	return opts, mode, nil
+}
+
+// parseFileMode reads an octal permission such as 0600, 640 or 0o644.
+func parseFileMode(s string) (fs.FileMode, error) {
+	v := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0o"), "0O")
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n == 0 || n > 0o777 {
+		return 0, usagef("--file-mode must be octal permissions between 0001 and 0777 (such as 0600), not %q", s)
+	}
+	return fs.FileMode(n), nil
+}

@@ -1,0 +1,251 @@
+// Package exporter writes the contacts of a Constant Contact account to CSV.
+// It walks the contacts collection page by page through rel="next" (the
+// cursor is sequential), fetches each contact's full detail with bounded
+// concurrency and writes the rows in listing order, so that memory is
+// bounded by a window of entries, never by the account. Output files are
+// written atomically with a manifest beside them, and a state file keeps
+// the high-water mark of incremental runs.
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"ctctbulk/ctct"
+)
+
+// Client is what the exporter needs of the API; *ctct.Client provides it.
+type Client interface {
+	Contacts(q ctct.ContactQuery) *ctct.Pager
+	GetContact(ctx context.Context, id string) (*ctct.Contact, error)
+	SearchEmails(ctx context.Context, emails []string) ([]ctct.Contact, error)
+	Lists(ctx context.Context) ([]ctct.List, error)
+	Counters() ctct.Counters
+}
+
+// Status selects the contacts of an export by their kind.
+type Status string
+
+// The statuses an export can select. StatusActive covers Active and
+// Unconfirmed contacts, like the API's "active" list type.
+const (
+	StatusAll       Status = "all"
+	StatusActive    Status = ctct.ListTypeActive
+	StatusRemoved   Status = ctct.ListTypeRemoved
+	StatusDoNotMail Status = ctct.ListTypeDoNotMail
+)
+
+// kinds are the list types a StatusAll walk covers, in walking order.
+var kinds = [...]Status{StatusActive, StatusRemoved, StatusDoNotMail}
+
+// matches reports whether a contact status belongs to the kind s.
+func (s Status) matches(contactStatus string) bool {
+	switch s {
+	case StatusAll:
+		return true
+	case StatusActive:
+		return contactStatus == ctct.StatusActive || contactStatus == ctct.StatusUnconfirmed
+	case StatusRemoved:
+		return contactStatus == ctct.StatusRemoved
+	case StatusDoNotMail:
+		return contactStatus == ctct.StatusDoNotMail
+	}
+	return false
+}
+
+// Detail says how much of each contact an export writes.
+type Detail string
+
+// The detail levels: DetailFull GETs every contact for every field;
+// DetailSummary writes the listing's fields alone (one request per page).
+const (
+	DetailFull    Detail = "full"
+	DetailSummary Detail = "summary"
+)
+
+// DefaultOverlap is how far before a run's start the next incremental run
+// begins (the CLI's --overlap default), so that writes that land late are
+// not missed.
+const DefaultOverlap = 5 * time.Minute
+
+// Defaults of Options.
+const (
+	DefaultWorkers = 4
+	// DefaultWindow is two pages of 50 entries.
+	DefaultWindow = 100
+)
+
+// Errors a caller may want to tell apart.
+var (
+	// ErrInterrupted: the context was cancelled before the export was
+	// complete; nothing was put in place.
+	ErrInterrupted = errors.New("export interrupted")
+	// ErrUnknownList: --list names no list of the account.
+	ErrUnknownList = errors.New("unknown list")
+	// ErrStateMismatch: the state file was written by an export of other
+	// contacts (another --status or --list).
+	ErrStateMismatch = errors.New("state file belongs to another export")
+)
+
+// Options configure an export. The zero value of each field is its
+// default except where noted.
+type Options struct {
+	// Status selects a kind of contact (default StatusAll).
+	Status Status
+	// List restricts the export to the members of one list: a list number
+	// or an exact list name.
+	List string
+	// Since restricts the export to the contacts changed at or after it.
+	// Exclusive with StatePath and Emails.
+	Since time.Time
+	// Emails exports just these addresses (looked up 50 at a time), in the
+	// order given. Exclusive with List, Since and StatePath.
+	Emails []string
+	// Detail is DetailFull (default) or DetailSummary.
+	Detail Detail
+	// Workers bounds the detail GETs in flight (default 4).
+	Workers int
+	// Window bounds the entries listed but not yet written (default 100:
+	// two pages); it is at least Workers.
+	Window int
+	// Raw leaves cells that start with = + - @ tab or CR as they are;
+	// otherwise they are prefixed with ' so that a spreadsheet does not
+	// run them as formulas.
+	Raw bool
+	// StatePath is the incremental state file: when it exists, only the
+	// contacts changed since its high-water mark are exported; after a
+	// complete run it receives the new mark.
+	StatePath string
+	// Overlap is subtracted from the run's start to make the high-water
+	// mark (zero means none; the CLI's default is DefaultOverlap).
+	Overlap time.Duration
+	// Version is the tool version recorded in the manifest.
+	Version string
+	// Warnf receives warnings (addresses with no contact...); may be nil.
+	Warnf func(format string, args ...any)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Exporter runs one export. Create it with New, watch it with Progress
+// while Run or WriteFile runs. An Exporter is for one run: its counters
+// (and the request counts, taken from New on) add up over further runs.
+type Exporter struct {
+	client Client
+	opts   Options
+	counts counters
+	base   ctct.Counters
+}
+
+// counters are the live counts of a run, safe for concurrent use.
+type counters struct {
+	rows, listed, pages, duplicates, filtered, vanished, notFound atomic.Int64
+}
+
+// New checks the options (see Validate), fills in the defaults and
+// returns an exporter for one run.
+func New(client Client, opts Options) (*Exporter, error) {
+	if client == nil {
+		return nil, errors.New("an export needs a client")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Status == "" {
+		opts.Status = StatusAll
+	}
+	if opts.Detail == "" {
+		opts.Detail = DetailFull
+	}
+	opts.List = strings.TrimSpace(opts.List)
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
+	opts.Window = max(opts.Window, opts.Workers)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Warnf == nil {
+		opts.Warnf = func(string, ...any) {}
+	}
+	// The request counts of the run are taken from here, so that Progress
+	// may be called while Run runs without sharing a write with it.
+	return &Exporter{client: client, opts: opts, base: client.Counters()}, nil
+}
+
+// Validate reports options that contradict each other or name no known
+// value, without any I/O.
+func (opts Options) Validate() error {
+	if opts.Status == "" {
+		opts.Status = StatusAll
+	}
+	switch opts.Status {
+	case StatusAll, StatusActive, StatusRemoved, StatusDoNotMail:
+	default:
+		return fmt.Errorf("unknown status %q: use all, active, removed or do-not-mail", opts.Status)
+	}
+	if opts.Detail == "" {
+		opts.Detail = DetailFull
+	}
+	if opts.Detail != DetailFull && opts.Detail != DetailSummary {
+		return fmt.Errorf("unknown detail %q: use full or summary", opts.Detail)
+	}
+	list := strings.TrimSpace(opts.List)
+	switch {
+	case opts.StatePath != "" && !opts.Since.IsZero():
+		return errors.New("a since time and a state file are exclusive: the state file holds the since time")
+	case len(opts.Emails) > 0 && (list != "" || !opts.Since.IsZero() || opts.StatePath != ""):
+		return errors.New("an export of given emails cannot be combined with a list, a since time or a state file")
+	}
+	if list != "" {
+		switch Status(list) {
+		case StatusActive, StatusRemoved, StatusDoNotMail:
+			return fmt.Errorf("list %q is a kind of contact: use the status instead", list)
+		}
+	}
+	if opts.Overlap < 0 {
+		return fmt.Errorf("overlap %v: must not be negative", opts.Overlap)
+	}
+	return nil
+}
+
+// Progress returns the rows written so far and a one-line text of the
+// counters. Safe to call while the export runs.
+func (e *Exporter) Progress() (done int64, text string) {
+	c := &e.counts
+	req := e.client.Counters().Requests - e.base.Requests
+	text = fmt.Sprintf("rows %d, listed %d, pages %d", c.rows.Load(), c.listed.Load(), c.pages.Load())
+	if v := c.vanished.Load(); v > 0 {
+		text += fmt.Sprintf(", vanished %d", v)
+	}
+	return c.rows.Load(), text + fmt.Sprintf("; %d requests", req)
+}
+
+// ParseTime reads a --since value: an RFC 3339 time such as
+// 2008-07-23T14:21:06.407Z or 2024-05-01T08:00:00+02:00, or a date
+// (2024-05-01, midnight UTC).
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("time %q: use RFC 3339 (2008-07-23T14:21:06.407Z) or a date (2008-07-23)", s)
+}
+
+// formatTime writes t as the API does (UTC, milliseconds); "" for zero.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(ctct.TimeLayout)
+}

@@ -1,0 +1,204 @@
+package exporter
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Manifest describes a complete export file; it is written beside the file
+// as FILE.manifest.json after the file is in place, so that the next job
+// can check that what it reads is whole (VerifyFile).
+type Manifest struct {
+	File          string `json:"file"` // base name of the CSV file
+	Rows          int64  `json:"rows"` // contacts, header not counted
+	Bytes         int64  `json:"bytes"`
+	SHA256        string `json:"sha256"`
+	HighWaterMark string `json:"high_water_mark"`
+	Since         string `json:"since,omitempty"`
+	Status        string `json:"status"`
+	List          string `json:"list,omitempty"`
+	Detail        string `json:"detail"`
+	Requests      int64  `json:"requests"`
+	Start         string `json:"start"`
+	End           string `json:"end"`
+	ToolVersion   string `json:"tool_version"`
+}
+
+// ManifestPath is the manifest's path for an export file.
+func ManifestPath(path string) string { return path + ".manifest.json" }
+
+// WriteFile runs the export into path: the CSV goes to a temporary file in
+// the same directory, which is synced and renamed over path only when the
+// export is complete; then the manifest is written beside it, then the
+// state file. mode is the file's permission bits (0600 when 0). When the
+// export fails or is interrupted the temporary file is removed and path
+// is left as it was. The summary is nil only when the temporary file could
+// not be created.
+func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode) (*Summary, error) {
+	if mode == 0 {
+		mode = 0o600
+	}
+	f, err := createAtomic(path, mode)
+	if err != nil {
+		return nil, fmt.Errorf("create output: %w", err)
+	}
+	sum, err := e.export(ctx, f)
+	sum.Output = path
+	if err != nil {
+		f.abort()
+		return sum, err
+	}
+	if err := f.commit(); err != nil {
+		sum.Stopped = err.Error()
+		return sum, fmt.Errorf("write output: %w", err)
+	}
+	m := Manifest{
+		File: filepath.Base(path), Rows: sum.Rows, Bytes: sum.Bytes, SHA256: sum.SHA256,
+		HighWaterMark: sum.HighWaterMark, Since: sum.Since, Status: sum.Status, List: sum.List,
+		Detail: sum.Detail, Requests: sum.Requests, Start: sum.Start, End: sum.End, ToolVersion: e.opts.Version,
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err == nil {
+		err = writeFileAtomic(ManifestPath(path), append(b, '\n'), mode)
+	}
+	if err != nil {
+		sum.Stopped = err.Error()
+		return sum, fmt.Errorf("write manifest: %w", err)
+	}
+	sum.Manifest = ManifestPath(path)
+	if err := e.saveState(sum); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+// ReadManifest reads the manifest of an export file.
+func ReadManifest(path string) (*Manifest, error) {
+	b, err := os.ReadFile(ManifestPath(path))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", ManifestPath(path), err)
+	}
+	return &m, nil
+}
+
+// ErrManifestMismatch: an export file is not the one its manifest
+// describes (incomplete, changed, or the manifest is stale).
+var ErrManifestMismatch = errors.New("export file does not match its manifest")
+
+// VerifyFile checks an export file against its manifest (size and
+// SHA-256) and returns the manifest.
+func VerifyFile(path string) (*Manifest, error) {
+	m, err := ReadManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return m, fmt.Errorf("verify: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return m, fmt.Errorf("verify %s: %w", path, err)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); n != m.Bytes || sum != m.SHA256 {
+		return m, fmt.Errorf("%w: %s has %d bytes, sha256 %s; the manifest says %d bytes, sha256 %s", ErrManifestMismatch, path, n, sum, m.Bytes, m.SHA256)
+	}
+	return m, nil
+}
+
+// atomicFile is a temporary file beside its final path, renamed into place
+// by commit. Not safe for concurrent use.
+type atomicFile struct {
+	f    *os.File
+	bw   *bufio.Writer
+	path string
+}
+
+func createAtomic(path string, mode fs.FileMode) (*atomicFile, error) {
+	dir, base := filepath.Split(path)
+	if base == "" {
+		return nil, fmt.Errorf("%q is a directory, not a file name", path)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &atomicFile{f: f, bw: bufio.NewWriterSize(f, 64<<10), path: path}, nil
+}
+
+func (a *atomicFile) Write(p []byte) (int, error) { return a.bw.Write(p) }
+
+// commit flushes, syncs and closes the file, renames it over the final
+// path and syncs the directory. On failure the temporary file is removed.
+func (a *atomicFile) commit() error {
+	err := a.bw.Flush()
+	if err == nil {
+		err = a.f.Sync()
+	}
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(a.f.Name(), a.path)
+	}
+	if err != nil {
+		os.Remove(a.f.Name())
+		return err
+	}
+	syncDir(filepath.Dir(a.path))
+	return nil
+}
+
+// abort closes and removes the temporary file.
+func (a *atomicFile) abort() {
+	a.f.Close()
+	os.Remove(a.f.Name())
+}
+
+// writeFileAtomic writes data to path through a synced temporary file
+// beside it and a rename.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	a, err := createAtomic(path, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := a.Write(data); err != nil {
+		a.abort()
+		return err
+	}
+	return a.commit()
+}
+
+// syncDir makes a rename in dir durable where the system supports it;
+// failure only weakens durability, so it is ignored.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	d.Close()
+}

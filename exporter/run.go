@@ -1,0 +1,379 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"ctctbulk/ctct"
+	"ctctbulk/mapping"
+)
+
+// Run writes the export as CSV to w: the header (mapping.ExportHeader),
+// then one row per contact in listing order. With a state file, the new
+// high-water mark is written once every row has been written to w. It
+// returns the summary (non-nil once the run has started, also on error)
+// and an error for whatever stopped the export; an interruption matches
+// ErrInterrupted and the context's error.
+func (e *Exporter) Run(ctx context.Context, w io.Writer) (*Summary, error) {
+	sum, err := e.export(ctx, w)
+	if err != nil {
+		return sum, err
+	}
+	if err := e.saveState(sum); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+// export is Run without the state update.
+func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
+	start := e.opts.Now()
+	r := &run{e: e, since: e.opts.Since, seen: newIDSet()}
+	sum := e.newSummary(start)
+	finish := func(err error) (*Summary, error) {
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+		}
+		e.fillSummary(sum, r, err)
+		return sum, err
+	}
+	var st *State
+	if e.opts.StatePath != "" {
+		var err error
+		if st, err = ReadState(e.opts.StatePath); err != nil {
+			return finish(err)
+		}
+	}
+	listID, err := e.resolveList(ctx)
+	if err != nil {
+		return finish(err)
+	}
+	r.listID, sum.List = listID, listID
+	if st != nil {
+		if err := st.check(e.opts.Status, listID); err != nil {
+			return finish(err)
+		}
+		r.since = st.HighWaterMark
+	}
+	sum.Since = formatTime(r.since)
+
+	rw := newRowWriter(w, e.opts.Raw)
+	r.out = rw
+	if err := rw.write(mapping.ExportHeader()); err != nil {
+		return finish(fmt.Errorf("write header: %w", err))
+	}
+	if err := r.pipeline(ctx); err != nil {
+		return finish(err)
+	}
+	if err := rw.flush(); err != nil {
+		return finish(fmt.Errorf("write csv: %w", err))
+	}
+	return finish(nil)
+}
+
+// resolveList returns the list number of Options.List: a number as it is,
+// a name through the lists feed (one or a few requests).
+func (e *Exporter) resolveList(ctx context.Context) (string, error) {
+	l := e.opts.List
+	if l == "" {
+		return "", nil
+	}
+	if n := ctct.Number(l); isDigits(n) {
+		return n, nil
+	}
+	lists, err := e.client.Lists(ctx)
+	if err != nil {
+		return "", fmt.Errorf("resolve list %q: %w", l, err)
+	}
+	for _, x := range lists {
+		if x.Name == l && isDigits(ctct.Number(x.ID)) {
+			return ctct.Number(x.ID), nil
+		}
+	}
+	return "", fmt.Errorf("%w %q: no list has that number or name (see ctctbulk lists)", ErrUnknownList, l)
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// run is one export in progress.
+type run struct {
+	e      *Exporter
+	since  time.Time
+	listID string
+	seen   *idSet
+	out    *rowWriter
+}
+
+// slot is one contact on its way from the listing to the CSV: the listing
+// entry and, for a full export, the detail fetched by a worker. done is
+// closed when the fetch has finished (nil when there is nothing to fetch).
+type slot struct {
+	entry ctct.Contact
+	done  chan struct{}
+	full  *ctct.Contact
+	gone  bool // 404: deleted between the listing and the GET
+	err   error
+}
+
+// pipeline runs the walk (one goroutine: the cursor is sequential), the
+// detail fetches (at most Workers at a time) and the writer (one
+// goroutine, in listing order). At most Window slots wait between the walk
+// and the writer, which bounds memory whatever the account's size.
+func (r *run) pipeline(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	slots := make(chan *slot, r.e.opts.Window)
+	g.Go(func() error {
+		defer close(slots)
+		return r.produce(gctx, slots)
+	})
+	g.Go(func() error { return r.consume(gctx, slots) })
+	return g.Wait()
+}
+
+// produce walks the source and starts a detail fetch for each new entry.
+func (r *run) produce(ctx context.Context, slots chan<- *slot) error {
+	var fetches errgroup.Group
+	fetches.SetLimit(r.e.opts.Workers)
+	full := r.e.opts.Detail == DetailFull
+	err := r.source(ctx, func(entry *ctct.Contact) error {
+		s := &slot{entry: *entry}
+		if full {
+			s.done = make(chan struct{})
+			fetches.Go(func() error {
+				r.fetch(ctx, s)
+				return nil
+			})
+		}
+		select {
+		case slots <- s:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	_ = fetches.Wait() // fetch results travel in the slots
+	return err
+}
+
+// fetch GETs the slot's contact. A 404 marks it gone; any other error is
+// the slot's, reported by the writer when it reaches the slot.
+func (r *run) fetch(ctx context.Context, s *slot) {
+	defer close(s.done)
+	c, err := r.e.client.GetContact(ctx, s.entry.ID)
+	switch {
+	case err == nil:
+		s.full = c
+	case errors.Is(err, ctct.ErrNotFound):
+		s.gone = true
+	default:
+		s.err = err
+	}
+}
+
+// consume writes the slots in order as their fetches finish.
+func (r *run) consume(ctx context.Context, slots <-chan *slot) error {
+	c := &r.e.counts
+	for s := range slots {
+		if s.done != nil {
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		switch {
+		case s.err != nil:
+			return fmt.Errorf("get contact %s: %w", ctct.Number(s.entry.ID), s.err)
+		case s.gone:
+			c.vanished.Add(1)
+			continue
+		}
+		var row []string
+		if s.full != nil {
+			row = mapping.ExportRow(s.full, s.entry.OptInSource, s.entry.OptInTime)
+		} else {
+			row = mapping.ExportRow(&s.entry, "", "")
+		}
+		if err := r.out.write(row); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+		c.rows.Add(1)
+	}
+	return nil
+}
+
+// source emits the listing entries of the export, each contact once.
+func (r *run) source(ctx context.Context, emit func(*ctct.Contact) error) error {
+	o := &r.e.opts
+	switch {
+	case len(o.Emails) > 0:
+		return r.searchEmails(ctx, emit)
+	case r.listID != "":
+		return r.walk(ctx, ctct.ContactQuery{UpdatedSince: r.sinceOrEpoch(), ListID: r.listID}, o.Status, emit)
+	case o.Status == StatusAll && r.since.IsZero():
+		// The plain listing holds every contact in any status once, by a
+		// cursor that does not move when a contact changes kind.
+		return r.walk(ctx, ctct.ContactQuery{}, StatusAll, emit)
+	case o.Status == StatusAll:
+		for _, k := range kinds {
+			q := ctct.ContactQuery{UpdatedSince: r.since, ListType: string(k)}
+			if err := r.walk(ctx, q, StatusAll, emit); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		return r.walk(ctx, ctct.ContactQuery{UpdatedSince: r.sinceOrEpoch(), ListType: string(o.Status)}, StatusAll, emit)
+	}
+}
+
+// sinceOrEpoch is the since time of a query that needs one.
+func (r *run) sinceOrEpoch() time.Time {
+	if r.since.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return r.since
+}
+
+// walk follows one query's next links, emitting the entries of the kind
+// want that were not seen yet.
+func (r *run) walk(ctx context.Context, q ctct.ContactQuery, want Status, emit func(*ctct.Contact) error) error {
+	c := &r.e.counts
+	p := r.e.client.Contacts(q)
+	for !p.Done() {
+		f, err := p.Next(ctx)
+		if err != nil {
+			return fmt.Errorf("list contacts (%s): %w", describeQuery(q), err)
+		}
+		c.pages.Add(1)
+		for i := range f.Contacts {
+			entry := &f.Contacts[i]
+			c.listed.Add(1)
+			if !want.matches(entry.Status) {
+				c.filtered.Add(1)
+				continue
+			}
+			if !r.seen.add(entry.ID) {
+				c.duplicates.Add(1)
+				continue
+			}
+			if err := emit(entry); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func describeQuery(q ctct.ContactQuery) string {
+	var parts []string
+	if q.ListType != "" {
+		parts = append(parts, "list type "+q.ListType)
+	}
+	if q.ListID != "" {
+		parts = append(parts, "list "+q.ListID)
+	}
+	if !q.UpdatedSince.IsZero() && q.UpdatedSince.After(time.Unix(0, 0)) {
+		parts = append(parts, "since "+formatTime(q.UpdatedSince))
+	}
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// searchEmails looks the addresses up 50 at a time and emits the found
+// contacts in the order the addresses were given, each once.
+func (r *run) searchEmails(ctx context.Context, emit func(*ctct.Contact) error) error {
+	c := &r.e.counts
+	var emails []string
+	given := make(map[string]bool, len(r.e.opts.Emails))
+	for _, addr := range r.e.opts.Emails {
+		addr = strings.ToLower(strings.TrimSpace(addr))
+		if addr == "" || given[addr] {
+			continue
+		}
+		given[addr] = true
+		emails = append(emails, addr)
+	}
+	for len(emails) > 0 {
+		batch := emails[:min(len(emails), ctct.MaxSearchEmails)]
+		emails = emails[len(batch):]
+		found, err := r.e.client.SearchEmails(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("search emails: %w", err)
+		}
+		c.pages.Add(1)
+		byEmail := make(map[string]*ctct.Contact, len(found))
+		for i := range found {
+			byEmail[strings.ToLower(found[i].EmailAddress)] = &found[i]
+		}
+		for _, addr := range batch {
+			entry, ok := byEmail[addr]
+			if !ok {
+				c.notFound.Add(1)
+				r.e.opts.Warnf("no contact has the address %s", addr)
+				continue
+			}
+			c.listed.Add(1)
+			if !r.e.opts.Status.matches(entry.Status) {
+				c.filtered.Add(1)
+				continue
+			}
+			if !r.seen.add(entry.ID) {
+				c.duplicates.Add(1)
+				continue
+			}
+			if err := emit(entry); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// idSet is the set of contacts already emitted: a sparse bitset over the
+// contact numbers (about one bit per contact when numbers are dense), with
+// a plain set for ids that are not numbers. Not safe for concurrent use.
+type idSet struct {
+	words map[int64]uint64
+	other map[string]struct{}
+}
+
+func newIDSet() *idSet { return &idSet{words: map[int64]uint64{}} }
+
+// add records id and reports whether it was new.
+func (s *idSet) add(id string) bool {
+	n, err := strconv.ParseInt(ctct.Number(id), 10, 64)
+	if err != nil || n < 0 {
+		if s.other == nil {
+			s.other = map[string]struct{}{}
+		}
+		if _, ok := s.other[id]; ok {
+			return false
+		}
+		s.other[id] = struct{}{}
+		return true
+	}
+	k, bit := n>>6, uint64(1)<<(n&63)
+	w := s.words[k]
+	if w&bit != 0 {
+		return false
+	}
+	s.words[k] = w | bit
+	return true
+}

@@ -1,0 +1,161 @@
+package exporter
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Summary is the account of an export run.
+type Summary struct {
+	// Rows is the contacts written (the header not counted).
+	Rows int64 `json:"rows"`
+	// Listed is the entries the listings (or email searches) returned;
+	// Pages the listing pages (or searches) read.
+	Listed int64 `json:"listed"`
+	Pages  int64 `json:"pages"`
+	// Duplicates are entries of a contact already written (it changed
+	// kind during a walk of several kinds); Filtered are entries of
+	// another status than the one asked for.
+	Duplicates int64 `json:"duplicates"`
+	Filtered   int64 `json:"filtered"`
+	// Vanished contacts were listed but gone (404) when their detail was
+	// fetched: deleted meanwhile, skipped.
+	Vanished int64 `json:"vanished"`
+	// EmailsNotFound are --email addresses that no contact has.
+	EmailsNotFound int64 `json:"emails_not_found,omitempty"`
+
+	Status string `json:"status"`
+	List   string `json:"list,omitempty"`
+	Detail string `json:"detail"`
+	// Since is the lower bound of LastUpdateTime the run used ("" for
+	// every contact); HighWaterMark is the since of the next incremental
+	// run: the run's start minus the overlap.
+	Since         string `json:"since,omitempty"`
+	HighWaterMark string `json:"high_water_mark"`
+
+	// Output is the file written ("-" for a writer); Bytes and SHA256
+	// describe its content.
+	Output   string `json:"output"`
+	Bytes    int64  `json:"bytes"`
+	SHA256   string `json:"sha256"`
+	Manifest string `json:"manifest,omitempty"`
+	State    string `json:"state,omitempty"`
+
+	Requests  int64            `json:"requests"`
+	ByMethod  map[string]int64 `json:"requests_by_method,omitempty"`
+	Retries   int64            `json:"retries"`
+	Throttled int64            `json:"throttled"`
+
+	Start             string  `json:"start"`
+	End               string  `json:"end"`
+	ElapsedSeconds    float64 `json:"elapsed_seconds"`
+	RowsPerSecond     float64 `json:"rows_per_second"`
+	RequestsPerSecond float64 `json:"requests_per_second"`
+
+	// Stopped says why an incomplete run stopped; "" when complete.
+	Stopped string `json:"stopped,omitempty"`
+
+	start time.Time
+}
+
+// newSummary starts the summary of a run begun at start.
+func (e *Exporter) newSummary(start time.Time) *Summary {
+	return &Summary{
+		Status: string(e.opts.Status), List: e.opts.List, Detail: string(e.opts.Detail),
+		HighWaterMark: formatTime(start.Add(-e.opts.Overlap)),
+		Output:        "-", Start: start.UTC().Format(time.RFC3339Nano), start: start,
+	}
+}
+
+// fillSummary copies the counters, the client's request counts and the
+// output's size and hash into sum, and marks it stopped when err is not nil.
+func (e *Exporter) fillSummary(sum *Summary, r *run, err error) {
+	c := &e.counts
+	sum.Rows, sum.Listed, sum.Pages = c.rows.Load(), c.listed.Load(), c.pages.Load()
+	sum.Duplicates, sum.Filtered, sum.Vanished = c.duplicates.Load(), c.filtered.Load(), c.vanished.Load()
+	sum.EmailsNotFound = c.notFound.Load()
+	e.fillRequests(sum)
+	if r.out != nil {
+		sum.Bytes, sum.SHA256 = r.out.sum.n, r.out.sum.sha256Hex()
+	}
+	if err != nil {
+		sum.Stopped = err.Error()
+	}
+}
+
+// fillRequests sets the request counts and the end time.
+func (e *Exporter) fillRequests(sum *Summary) {
+	now := e.client.Counters()
+	sum.Requests = now.Requests - e.base.Requests
+	sum.Retries = now.Retries - e.base.Retries
+	sum.Throttled = now.Throttled - e.base.Throttled
+	sum.ByMethod = map[string]int64{}
+	for m, n := range now.ByMethod {
+		if d := n - e.base.ByMethod[m]; d > 0 {
+			sum.ByMethod[m] = d
+		}
+	}
+	end := e.opts.Now()
+	sum.End = end.UTC().Format(time.RFC3339Nano)
+	elapsed := end.Sub(sum.start)
+	sum.ElapsedSeconds = elapsed.Seconds()
+	if elapsed > 0 {
+		sum.RowsPerSecond = float64(sum.Rows) / elapsed.Seconds()
+		sum.RequestsPerSecond = float64(sum.Requests) / elapsed.Seconds()
+	}
+}
+
+// WriteText writes the human summary.
+func (s *Summary) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "contacts written %d (listed %d in %d pages", s.Rows, s.Listed, s.Pages)
+	for _, x := range []struct {
+		n    int64
+		what string
+	}{{s.Duplicates, "seen twice"}, {s.Filtered, "other status"}, {s.Vanished, "deleted meanwhile"}, {s.EmailsNotFound, "emails not found"}} {
+		if x.n > 0 {
+			fmt.Fprintf(&b, ", %s %d", x.what, x.n)
+		}
+	}
+	b.WriteString(")\n")
+	if s.Since != "" {
+		fmt.Fprintf(&b, "changed since %s\n", s.Since)
+	}
+	fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, methods(s.ByMethod), s.Retries, s.Throttled)
+	fmt.Fprintf(&b, "elapsed %s, %.1f rows/s, %.1f requests/s\n",
+		time.Duration(s.ElapsedSeconds*float64(time.Second)).Round(time.Millisecond), s.RowsPerSecond, s.RequestsPerSecond)
+	if s.Output != "-" && s.Stopped == "" {
+		fmt.Fprintf(&b, "output %s (%d bytes, sha256 %s)\n", s.Output, s.Bytes, s.SHA256)
+	}
+	if s.State != "" {
+		fmt.Fprintf(&b, "state %s: next run exports changes since %s\n", s.State, s.HighWaterMark)
+	}
+	if s.Stopped != "" {
+		fmt.Fprintf(&b, "stopped: %s\n", s.Stopped)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func methods(m map[string]int64) string {
+	var parts []string
+	for _, k := range []string{"GET", "POST", "PUT", "DELETE"} {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteJSON writes the summary as indented JSON.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
