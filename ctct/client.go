@@ -439,6 +439,38 @@ func (c *Client) Counters() Counters {
 	return Counters{Requests: c.requests.Load(), Retries: c.retried.Load(), Throttled: c.throttled.Load(), ByMethod: m}
 }
 
+// Since returns the requests counted after base was taken (base being an
+// earlier snapshot of the same client): what one job sent.
+func (c Counters) Since(base Counters) Counters {
+	d := Counters{
+		Requests:  c.Requests - base.Requests,
+		Retries:   c.Retries - base.Retries,
+		Throttled: c.Throttled - base.Throttled,
+		ByMethod:  map[string]int64{},
+	}
+	for m, n := range c.ByMethod {
+		if n -= base.ByMethod[m]; n > 0 {
+			d.ByMethod[m] = n
+		}
+	}
+	return d
+}
+
+// MethodsText describes ByMethod for people, e.g. "GET 21, POST 1000",
+// or "none".
+func (c Counters) MethodsText() string {
+	var parts []string
+	for _, k := range []string{"GET", "POST", "PUT", "DELETE"} {
+		if c.ByMethod[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, c.ByMethod[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // CreateContact POSTs ct (MarshalCreate: non-empty editable fields,
 // OptInSource, lists) and returns the created contact as the server
 // describes it (the 201 entry, or a GET of the Location when the body is

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"ctctbulk/ctct"
 )
 
 // Summary is the account of an export run.
@@ -88,16 +90,8 @@ func (e *Exporter) fillSummary(sum *Summary, r *run, err error) {
 
 // fillRequests sets the request counts and the end time.
 func (e *Exporter) fillRequests(sum *Summary) {
-	now := e.client.Counters()
-	sum.Requests = now.Requests - e.base.Requests
-	sum.Retries = now.Retries - e.base.Retries
-	sum.Throttled = now.Throttled - e.base.Throttled
-	sum.ByMethod = map[string]int64{}
-	for m, n := range now.ByMethod {
-		if d := n - e.base.ByMethod[m]; d > 0 {
-			sum.ByMethod[m] = d
-		}
-	}
+	d := e.client.Counters().Since(e.base)
+	sum.Requests, sum.Retries, sum.Throttled, sum.ByMethod = d.Requests, d.Retries, d.Throttled, d.ByMethod
 	end := e.opts.Now()
 	sum.End = end.UTC().Format(time.RFC3339Nano)
 	elapsed := end.Sub(sum.start)
@@ -124,7 +118,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Since != "" {
 		fmt.Fprintf(&b, "changed since %s\n", s.Since)
 	}
-	fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, methods(s.ByMethod), s.Retries, s.Throttled)
+	fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, ctct.Counters{ByMethod: s.ByMethod}.MethodsText(), s.Retries, s.Throttled)
 	fmt.Fprintf(&b, "elapsed %s, %.1f rows/s, %.1f requests/s\n",
 		time.Duration(s.ElapsedSeconds*float64(time.Second)).Round(time.Millisecond), s.RowsPerSecond, s.RequestsPerSecond)
 	if s.Output != "-" && s.Stopped == "" {
@@ -138,19 +132,6 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func methods(m map[string]int64) string {
-	var parts []string
-	for _, k := range []string{"GET", "POST", "PUT", "DELETE"} {
-		if m[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
 }
 
 // WriteJSON writes the summary as indented JSON.

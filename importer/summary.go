@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"ctctbulk/ctct"
 )
 
 // Summary is the account of a run. Created + Updated + Unchanged + Skipped
@@ -51,16 +53,8 @@ func (im *Importer) summary() *Summary {
 		Pending: c.pending.Load(), Resumed: c.resumed.Load(), Valid: c.valid.Load(),
 	}
 	if !im.opts.DryRun {
-		now := im.client.Counters()
-		s.Requests = now.Requests - im.base.Requests
-		s.Retries = now.Retries - im.base.Retries
-		s.Throttled = now.Throttled - im.base.Throttled
-		s.ByMethod = map[string]int64{}
-		for m, n := range now.ByMethod {
-			if d := n - im.base.ByMethod[m]; d > 0 {
-				s.ByMethod[m] = d
-			}
-		}
+		d := im.client.Counters().Since(im.base)
+		s.Requests, s.Retries, s.Throttled, s.ByMethod = d.Requests, d.Retries, d.Throttled, d.ByMethod
 	}
 	elapsed := im.opts.Now().Sub(im.start)
 	s.ElapsedSeconds = elapsed.Seconds()
@@ -92,7 +86,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		if s.Resumed > 0 {
 			fmt.Fprintf(&b, "resumed: %d rows were done by the earlier run\n", s.Resumed)
 		}
-		fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, methods(s.ByMethod), s.Retries, s.Throttled)
+		fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, ctct.Counters{ByMethod: s.ByMethod}.MethodsText(), s.Retries, s.Throttled)
 	}
 	fmt.Fprintf(&b, "elapsed %s, %.1f rows/s", (time.Duration(s.ElapsedSeconds * float64(time.Second))).Round(time.Millisecond), s.RowsPerSecond)
 	if !s.DryRun {
@@ -107,19 +101,6 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func methods(m map[string]int64) string {
-	var parts []string
-	for _, k := range []string{"GET", "POST", "PUT", "DELETE"} {
-		if m[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
 }
 
 // WriteJSON writes the summary as indented JSON.
