@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -206,6 +207,15 @@ func (s *Sandbox) handle(r *http.Request, rt route) (rep reply, committed, ok bo
 	}
 	if rep, throttled := s.throttled(); throttled {
 		return rep, false, true
+	}
+	if isWrite(r.Method) && r.Body != nil {
+		// Read the body before the latency: the server only notices a
+		// client that gives up while it waits once the body is read.
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			return reply{}, false, false
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	if err := s.delay(r.Context()); err != nil {
 		return reply{}, false, false
