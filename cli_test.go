@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"ctctbulk/importer"
+	"ctctbulk/mapping"
 )
 
 // runCLI runs the command line with buffers and a fixed environment.
@@ -147,11 +149,105 @@ func TestSamples(t *testing.T) {
 			}
 		})
 	}
-	// Every valid row of contacts.csv is in the sandbox with its values:
-	// importing the file again changes nothing.
+	checkSampleValues(t, db, dir)
+	// Importing the file again changes nothing.
 	code, stdout, _ := runCLI(t, nil, "import", "--sandbox", db, "--rate", "1000", "--errors", filepath.Join(dir, "again.csv"),
 		"--journal", filepath.Join(dir, "again.journal"), "samples/contacts.csv")
 	if code != exitRowsFailed || !strings.Contains(stdout, "unchanged 25") {
 		t.Errorf("second import: exit %d, %s", code, stdout)
 	}
+}
+
+// TestImportBudgetExitCodes checks the exit codes around a journal: 4 at
+// the request budget, 2 when starting again without --resume, 0 when
+// resumed to the end.
+func TestImportBudgetExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "in.csv")
+	var b strings.Builder
+	b.WriteString("Email,First Name\n")
+	for i := 0; i < 120; i++ {
+		fmt.Fprintf(&b, "budget%d@example.com,Name\n", i)
+	}
+	if err := os.WriteFile(input, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"import", "--sandbox", filepath.Join(dir, "s.db"), "--rate", "1000", "--list", "1"}
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"--max-requests", "30"}, exitBudget, "not finished", "--resume"},
+		{nil, exitUsage, "", "add --resume to continue it"},
+		{[]string{"--resume"}, exitOK, "resumed:", ""},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runCLI(t, nil, append(append(append([]string{}, base...), tt.args...), input)...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, %q, %q", tt.args, code, stdout, stderr, tt.code, tt.stdout, tt.stderr)
+		}
+	}
+}
+
+// checkSampleValues exports the sandbox and checks that every valid row of
+// samples/contacts.csv is there with each of its mapped values.
+func checkSampleValues(t *testing.T, db, dir string) {
+	t.Helper()
+	out := filepath.Join(dir, "export.csv")
+	if code, _, stderr := runCLI(t, nil, "export", "--sandbox", db, "--rate", "1000", "--raw", "-o", out); code != exitOK {
+		t.Fatalf("export: exit %d: %s", code, stderr)
+	}
+	exported := readCSV(t, out)
+	col := map[string]int{}
+	for i, h := range exported[0] {
+		col[h] = i
+	}
+	byEmail := map[string][]string{}
+	for _, r := range exported[1:] {
+		byEmail[r[col["EmailAddress"]]] = r
+	}
+	sample := readCSV(t, filepath.Join("samples", "contacts.csv"))
+	m, _, err := mapping.Resolve(sample[0], mapping.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := 0
+	for i, cells := range sample[1:] {
+		rec, err := m.Convert(cells, i+2)
+		if err != nil {
+			continue
+		}
+		got := byEmail[rec.Contact.EmailAddress]
+		if got == nil {
+			continue // the row without a list fails at the API
+		}
+		valid++
+		for _, f := range rec.Mapped {
+			if want := rec.Contact.Get(f); got[col[f]] != want {
+				t.Errorf("%s %s = %q, want %q", rec.Contact.EmailAddress, f, got[col[f]], want)
+			}
+		}
+		if lists := strings.Join(rec.Lists, ";"); got[col["ContactLists"]] != lists {
+			t.Errorf("%s ContactLists = %q, want %q", rec.Contact.EmailAddress, got[col["ContactLists"]], lists)
+		}
+	}
+	if valid != 25 {
+		t.Errorf("%d valid sample rows found in the export, want 25", valid)
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }
