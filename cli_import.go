@@ -137,15 +137,15 @@ func importExit(runErr error, sum *importer.Summary, o importOptions) error {
 			return fmt.Errorf("%w (the journal %s is kept: --resume continues)", runErr, o.journalPath)
 		}
 		return runErr
-	case sum != nil && sum.Failed > 0:
-		return &exitStatus{code: exitRowsFailed, err: fmt.Errorf("%d rows failed: see %s", sum.Failed, sum.ReportPath)}
+	case sum != nil && sum.AllFailed() > 0:
+		return &exitStatus{code: exitRowsFailed, err: fmt.Errorf("%d rows failed: see %s", sum.AllFailed(), o.errorsPath)}
 	}
 	return nil
 }
 
 func (o *importOptions) validate() (importer.Options, error) {
 	opts := importer.Options{
-		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists,
+		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists, Retries: o.conn.retries,
 		DryRun: o.dryRun, Resume: o.resume, ReportPath: o.errorsPath, JournalPath: o.journalPath,
 		Reader: importer.ReaderOptions{Encoding: o.encoding},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -47,10 +48,8 @@ func runSandbox(ctx context.Context, s streams, args []string) error {
 		return fmt.Errorf("open sandbox: %w", err)
 	}
 	defer sb.Close()
-	if o.seed > 0 {
-		if err := sb.Seed(ctx, o.seed); err != nil {
-			return fmt.Errorf("seed sandbox: %w", err)
-		}
+	if err := seedIfEmpty(ctx, sb, o.seed, s.stderr); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -98,6 +97,26 @@ func (o *sandboxOptions) validate() error {
 	}
 	if o.cfg.User == "" || o.cfg.APIKey == "" || o.cfg.Password == "" {
 		return usagef("--user, --api-key and --password cannot be empty")
+	}
+	return nil
+}
+
+// seedIfEmpty adds n realistic contacts when the store has none, so that
+// restarting a sandbox on its file keeps what a rehearsal put there.
+func seedIfEmpty(ctx context.Context, sb *sandbox.Sandbox, n int, stderr io.Writer) error {
+	if n <= 0 {
+		return nil
+	}
+	have, err := sb.ContactCount(ctx)
+	if err != nil {
+		return err
+	}
+	if have > 0 {
+		fmt.Fprintf(stderr, "ctctbulk sandbox: the store holds %d contacts already: --seed ignored\n", have)
+		return nil
+	}
+	if err := sb.Seed(ctx, n); err != nil {
+		return fmt.Errorf("seed sandbox: %w", err)
 	}
 	return nil
 }

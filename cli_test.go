@@ -13,6 +13,7 @@ import (
 
 	"ctctbulk/importer"
 	"ctctbulk/mapping"
+	"ctctbulk/sandbox"
 )
 
 // runCLI runs the command line with buffers and a fixed environment.
@@ -159,13 +160,13 @@ func TestSamples(t *testing.T) {
 }
 
 // TestImportBudgetExitCodes checks the exit codes around a journal: 4 at
-// the request budget, 2 when starting again without --resume, 0 when
-// resumed to the end.
+// the request budget, 2 when starting again without --resume, and 3 when
+// resumed to the end, for the bad row the first run reported.
 func TestImportBudgetExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	input := filepath.Join(dir, "in.csv")
 	var b strings.Builder
-	b.WriteString("Email,First Name\n")
+	b.WriteString("Email,First Name\nnot-an-email,Bad\n")
 	for i := 0; i < 120; i++ {
 		fmt.Fprintf(&b, "budget%d@example.com,Name\n", i)
 	}
@@ -181,7 +182,8 @@ func TestImportBudgetExitCodes(t *testing.T) {
 	}{
 		{[]string{"--max-requests", "30"}, exitBudget, "not finished", "--resume"},
 		{nil, exitUsage, "", "add --resume to continue it"},
-		{[]string{"--resume"}, exitOK, "resumed:", ""},
+		// The row that failed in the first run still decides the exit code.
+		{[]string{"--resume"}, exitRowsFailed, "failed 1)", "1 rows failed"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(t, nil, append(append(append([]string{}, base...), tt.args...), input)...)
@@ -250,4 +252,28 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+func TestSandboxSeedsAnEmptyStoreOnly(t *testing.T) {
+	ctx := context.Background()
+	cfg := sandbox.DefaultConfig()
+	cfg.DB = filepath.Join(t.TempDir(), "seed.db")
+	for i, want := range []int{7, 7} {
+		sb, err := sandbox.New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		if err := seedIfEmpty(ctx, sb, 7, &stderr); err != nil {
+			t.Fatal(err)
+		}
+		n, err := sb.ContactCount(ctx)
+		sb.Close()
+		if err != nil || n != want {
+			t.Errorf("start %d: %d contacts (%v), want %d", i+1, n, err, want)
+		}
+		if i == 1 && !strings.Contains(stderr.String(), "--seed ignored") {
+			t.Errorf("second start said %q", stderr.String())
+		}
+	}
 }

@@ -51,8 +51,12 @@ type Options struct {
 	Lists       []string // --list: numeric ids or exact list names, added to every row
 	OptInSource string   // default ACTION_BY_CUSTOMER
 	Workers     int      // default 4
-	Mapping     mapping.Options
-	Reader      ReaderOptions
+	// Retries is how many more times a create is sent when its outcome was
+	// uncertain and a lookup then found no contact (the CLI passes its
+	// --retries; zero tries once).
+	Retries int
+	Mapping mapping.Options
+	Reader  ReaderOptions
 
 	DryRun bool
 	// ReportPath is the error report; JournalPath the journal (both
@@ -87,6 +91,9 @@ type Importer struct {
 	counts counters
 	start  time.Time
 	base   ctct.Counters
+	// earlier are the rows a resumed run's journal says are done, by
+	// outcome; set before the run starts.
+	earlier map[string]int64
 }
 
 // New checks the options and returns an importer for one run, which it
@@ -134,7 +141,7 @@ func New(client Client, opts Options) (*Importer, error) {
 
 // counters are the live counts of a run, safe for concurrent use.
 type counters struct {
-	read, created, updated, unchanged, skipped, failed, resumed, pending, valid atomic.Int64
+	read, created, updated, unchanged, skipped, failed, pending, valid atomic.Int64
 }
 
 // Progress returns the rows finished so far and a one-line text of the
@@ -224,7 +231,7 @@ func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping) 
 		j.close()
 		return nil, err
 	}
-	im.counts.resumed.Store(int64(j.doneCount()))
+	im.earlier = j.earlier()
 
 	lists, err := newListResolver(ctx, im.client, im.opts.Lists)
 	if err != nil {

@@ -77,6 +77,7 @@ func (e *env) options() importer.Options {
 	return importer.Options{
 		Lists:       []string{"1"},
 		Workers:     4,
+		Retries:     6,
 		ReportPath:  filepath.Join(e.dir, "in.errors.csv"),
 		JournalPath: filepath.Join(e.dir, "in.journal"),
 	}

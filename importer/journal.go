@@ -26,11 +26,12 @@ const journalMagic = "ctctbulk-journal 1"
 type journal struct {
 	path string
 
-	mu   sync.Mutex
-	f    *os.File
-	done []uint64 // bit per physical line of the rows already done
-	n    int
-	err  error
+	mu     sync.Mutex
+	f      *os.File
+	done   []uint64         // bit per physical line of the rows already done
+	n      int              // rows in done
+	byKind map[string]int64 // rows in done by outcome
+	err    error
 }
 
 func fingerprint(header []string) string {
@@ -41,7 +42,7 @@ func fingerprint(header []string) string {
 // openJournal opens the journal at path. Without resume an existing journal
 // is an error; with resume its rows are loaded as done.
 func openJournal(path string, header []string, resume bool) (*journal, error) {
-	j := &journal{path: path}
+	j := &journal{path: path, byKind: map[string]int64{}}
 	head := journalMagic + " " + fingerprint(header)
 	existing, err := os.Open(path)
 	switch {
@@ -95,7 +96,9 @@ func (j *journal) load(f *os.File, head string) error {
 		if !ok || err != nil || line < 1 || !knownStatus(status) {
 			continue // a torn record
 		}
-		j.mark(line)
+		if j.mark(line) {
+			j.byKind[status]++
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("read journal: %w", err)
@@ -111,15 +114,18 @@ func knownStatus(s string) bool {
 	return false
 }
 
-func (j *journal) mark(line int) {
+// mark records line as done and reports whether it was new.
+func (j *journal) mark(line int) bool {
 	w := line / 64
 	for len(j.done) <= w {
 		j.done = append(j.done, 0)
 	}
-	if j.done[w]&(1<<(line%64)) == 0 {
-		j.done[w] |= 1 << (line % 64)
-		j.n++
+	if j.done[w]&(1<<(line%64)) != 0 {
+		return false
 	}
+	j.done[w] |= 1 << (line % 64)
+	j.n++
+	return true
 }
 
 // isDone reports whether the row starting at line finished in an earlier run.
@@ -130,11 +136,15 @@ func (j *journal) isDone(line int) bool {
 	return w < len(j.done) && j.done[w]&(1<<(line%64)) != 0
 }
 
-// doneCount is the number of rows the journal held when opened.
-func (j *journal) doneCount() int {
+// earlier returns the rows the journal held when opened, by outcome.
+func (j *journal) earlier() map[string]int64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.n
+	out := make(map[string]int64, len(j.byKind))
+	for k, v := range j.byKind {
+		out[k] = v
+	}
+	return out
 }
 
 // add records a finished row. The first write error is kept for close.

@@ -106,10 +106,6 @@ func (im *Importer) refresh(ctx context.Context, email string) (contactState, er
 	return contactState{known: true}, nil
 }
 
-// maxCreateAttempts bounds the POSTs of one row whose outcome stayed
-// uncertain and whose contact a lookup then did not find.
-const maxCreateAttempts = 3
-
 // applyRow applies one row given what is known of its contact, and returns
 // the outcome and the contact's state afterwards.
 func (im *Importer) applyRow(ctx context.Context, t *rowTask, state contactState) (rowResult, contactState, error) {
@@ -149,7 +145,8 @@ func (im *Importer) applyRow(ctx context.Context, t *rowTask, state contactState
 			if state.contact != nil {
 				return im.updateRow(ctx, t, state.contact, true)
 			}
-			if attempt >= maxCreateAttempts {
+			// Not created: trying again cannot make a second contact.
+			if attempt > im.opts.Retries {
 				return rowResult{statusFailed, fmt.Sprintf("create failed %d times with no answer from the server", attempt)}, contactState{known: true}, nil
 			}
 		default:

@@ -11,8 +11,8 @@ import (
 )
 
 // Summary is the account of a run. Created + Updated + Unchanged + Skipped
-// + Failed + Pending = Read; rows done by an earlier run of a resumed
-// import are counted in Resumed only.
+// + Failed + Pending = Read; rows done by earlier runs of a resumed import
+// are counted in Resumed (and by outcome in Earlier) only.
 type Summary struct {
 	DryRun    bool  `json:"dry_run"`
 	Read      int64 `json:"rows_read"`
@@ -23,8 +23,9 @@ type Summary struct {
 	Failed    int64 `json:"failed"`
 	// Pending rows were read but not finished when the run stopped; a
 	// --resume does them.
-	Pending int64 `json:"pending"`
-	Resumed int64 `json:"resumed"`
+	Pending int64            `json:"pending"`
+	Resumed int64            `json:"resumed"`
+	Earlier map[string]int64 `json:"earlier_runs,omitempty"`
 	// Valid and PlannedRequests are set by a dry run: the rows that passed
 	// validation and the most requests a real run would send.
 	Valid           int64 `json:"valid,omitempty"`
@@ -50,7 +51,10 @@ func (im *Importer) summary() *Summary {
 	s := &Summary{
 		DryRun: im.opts.DryRun, Read: c.read.Load(), Created: c.created.Load(), Updated: c.updated.Load(),
 		Unchanged: c.unchanged.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(),
-		Pending: c.pending.Load(), Resumed: c.resumed.Load(), Valid: c.valid.Load(),
+		Pending: c.pending.Load(), Valid: c.valid.Load(), Earlier: im.earlier,
+	}
+	for _, n := range im.earlier {
+		s.Resumed += n
 	}
 	if !im.opts.DryRun {
 		d := im.client.Counters().Since(im.base)
@@ -64,6 +68,10 @@ func (im *Importer) summary() *Summary {
 	}
 	return s
 }
+
+// AllFailed is the rows that failed in this run and, when resumed, in the
+// earlier runs it continues: what decides exit code 3.
+func (s *Summary) AllFailed() int64 { return s.Failed + s.Earlier[statusFailed] }
 
 // Finished is the rows that reached an outcome in this run.
 func (s *Summary) Finished() int64 {
@@ -84,7 +92,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 		if s.Resumed > 0 {
-			fmt.Fprintf(&b, "resumed: %d rows were done by the earlier run\n", s.Resumed)
+			fmt.Fprintf(&b, "resumed: %d rows were done by earlier runs (created %d, updated %d, unchanged %d, skipped %d, failed %d)\n",
+				s.Resumed, s.Earlier[statusCreated], s.Earlier[statusUpdated], s.Earlier[statusUnchanged], s.Earlier[statusSkipped], s.Earlier[statusFailed])
 		}
 		fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, ctct.Counters{ByMethod: s.ByMethod}.MethodsText(), s.Retries, s.Throttled)
 	}
@@ -93,8 +102,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", %.1f requests/s", s.RequestsPerSecond)
 	}
 	b.WriteString("\n")
-	if s.ReportRows > 0 {
-		fmt.Fprintf(&b, "error report: %s (%d rows)\n", s.ReportPath, s.ReportRows)
+	if s.ReportRows > 0 || s.Earlier[statusFailed]+s.Earlier[statusSkipped] > 0 {
+		fmt.Fprintf(&b, "error report: %s (%d rows)\n", s.ReportPath, int64(s.ReportRows)+s.Earlier[statusFailed]+s.Earlier[statusSkipped])
 	}
 	if s.Stopped != "" {
 		fmt.Fprintf(&b, "stopped: %s\n", s.Stopped)

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -189,6 +190,18 @@ func (s *Sandbox) Reset(ctx context.Context) error {
 	}
 	s.counters.reset()
 	return nil
+}
+
+// ContactCount returns how many contacts the store holds, in any status.
+func (s *Sandbox) ContactCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.st.read(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM contacts").Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count contacts: %w", err)
+	}
+	return n, nil
 }
 
 // Stats returns a copy of the request counters.
