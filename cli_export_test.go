@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,26 +19,12 @@ import (
 )
 
 // exportCLI runs "ctctbulk export ARGS" through run, with stderr going to
-// errw as well as to the returned string. Until export is registered in
-// commands(), it calls runExport the way run would.
+// errw as well as to the returned string.
 func exportCLI(ctx context.Context, env map[string]string, errw io.Writer, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	ew := io.MultiWriter(&errb, errw)
 	getenv := func(k string) string { return env[k] }
-	args = append([]string{"export"}, args...)
-	registered := false
-	for _, c := range commands() {
-		registered = registered || c.name == "export"
-	}
-	if registered {
-		code = run(ctx, args, strings.NewReader(""), &out, ew, getenv)
-		return code, out.String(), errb.String()
-	}
-	err := runExport(ctx, streams{stdin: strings.NewReader(""), stdout: &out, stderr: ew, getenv: getenv}, args[1:])
-	if err != nil && !errors.Is(err, flag.ErrHelp) && !isSilent(err) && err.Error() != "" {
-		fmt.Fprintf(ew, "ctctbulk export: %s\n", err)
-	}
-	return exitCode(err), out.String(), errb.String()
+	code = run(ctx, append([]string{"export"}, args...), strings.NewReader(""), &out, io.MultiWriter(&errb, errw), getenv)
+	return code, out.String(), errb.String()
 }
 
 // seededDB returns a sandbox file holding n seeded contacts.
