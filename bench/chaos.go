@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// chaosOptions are the flags of `bench chaos`.
+type chaosOptions struct {
+	rows     int
+	kills    int
+	seed     uint64
+	rate     float64
+	workers  int
+	retries  int
+	failRate float64
+	dropRate float64
+	jitter   time.Duration
+}
+
+// parseChaos parses the flags of `bench chaos` (before anything is built).
+func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
+	var o chaosOptions
+	flags := flag.NewFlagSet("chaos", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.IntVar(&o.rows, "rows", 10_000, "rows imported")
+	flags.IntVar(&o.kills, "kills", 5, "SIGKILLs during the import, each followed by --resume")
+	flags.Uint64Var(&o.seed, "seed", 1, "seed of the rows, the kill moments and the sandbox's faults")
+	flags.Float64Var(&o.rate, "rate", 200, "--rate of the import and the export (the sandbox has no limit)")
+	flags.IntVar(&o.workers, "workers", 16, "--workers of the import and the export")
+	flags.IntVar(&o.retries, "retries", 10, "--retries of the import and the export")
+	flags.Float64Var(&o.failRate, "fail-rate", 0.1, "sandbox --fail-rate")
+	flags.Float64Var(&o.dropRate, "drop-rate", 0.02, "sandbox --drop-rate")
+	flags.DurationVar(&o.jitter, "jitter", 20*time.Millisecond, "sandbox --jitter")
+	if err := flags.Parse(args); err != nil {
+		return o, err
+	}
+	if flags.NArg() > 0 || o.rows < 1 || o.kills < 0 || o.rate <= 0 || o.workers < 1 || o.retries < 0 {
+		fmt.Fprintln(stderr, "bench chaos: -rows and -workers must be at least 1, -kills and -retries not negative, -rate positive; no arguments")
+		return o, errors.New("bad flags")
+	}
+	return o, nil
+}
+
+// runChaos is `go run ./bench chaos`: an import of -rows generated rows
+// against a sandbox (file store) injecting failures and dropped
+// connections with latency jitter, killed with SIGKILL at -kills moments
+// and resumed each time until a run completes; then an export under the
+// same faults, compared with the input field by field. It returns the exit
+// code: 0 when every check passed.
+func runChaos(ctx context.Context, e *env, o chaosOptions, stdout, stderr io.Writer) int {
+	e.seed = o.seed
+	c := &chaos{e: e, o: o, out: stdout, log: stderr}
+	start := time.Now()
+	err := c.run(ctx)
+	c.report(time.Since(start), err)
+	fmt.Fprintf(stdout, "%d passed, %d failed\n", c.passed, c.failed)
+	switch {
+	case ctx.Err() != nil:
+		return 130
+	case c.failed > 0 || err != nil:
+		return 1
+	}
+	return 0
+}
+
+// chaos is one run of the suite and its findings.
+type chaos struct {
+	e   *env
+	o   chaosOptions
+	out io.Writer
+	log io.Writer
+
+	runs      []string // one line per import run
+	survived  int      // kills that hit a running import
+	finalExit int
+	// reportRows are the rows in the import's error report after the last
+	// run (failed rows of every run of the resumed import).
+	reportRows  int
+	reportLines []string // "line L: status: reason" of the first few
+	exportRun   *cliRun
+	export      exportSummary
+	diff        stateDiff
+	exported    int
+	faults      sandboxStats
+	// apiNote and apiExamples are the direct read of the account, made
+	// when the export differs from the input.
+	apiNote     string
+	apiExamples []string
+	checks      []check
+	passed      int
+	failed      int
+}
+
+func (c *chaos) logf(format string, args ...any) {
+	fmt.Fprintf(c.log, "chaos: "+format+"\n", args...)
+}
+
+// killPlan returns, for each kill, the number of POSTs the sandbox must
+// have received before it, and an extra delay: fractions of the rows drawn
+// between 5% and 90% (sorted, so that each resumed run gets further) and
+// delays up to 250 ms, all from the seed.
+func killPlan(seed uint64, rows, kills int) ([]int64, []time.Duration) {
+	r := rand.New(rand.NewPCG(seed, 0xc4a05))
+	at := make([]int64, kills)
+	delays := make([]time.Duration, kills)
+	for i := range kills {
+		at[i] = int64(float64(rows) * (0.05 + 0.85*r.Float64()))
+		delays[i] = time.Duration(r.IntN(250)) * time.Millisecond
+	}
+	slices.Sort(at)
+	return at, delays
+}
+
+func (c *chaos) run(ctx context.Context) error {
+	e, o := c.e, c.o
+	input := filepath.Join(e.dir, fmt.Sprintf("chaos-%d.csv", o.rows))
+	if _, err := writeInput(input, o.seed, o.rows, 0); err != nil {
+		return err
+	}
+	cfg := sandboxConfig{DB: filepath.Join(e.dir, "chaos.db"), FailRate: o.failRate, DropRate: o.dropRate,
+		Jitter: o.jitter, RandSeed: o.seed}
+	sb, err := startSandbox(ctx, e, "chaos", cfg, startupLimit)
+	if err != nil {
+		return err
+	}
+	defer sb.Stop()
+	c.logf("%d rows, %d kills, sandbox %s --fail-rate %g --drop-rate %g --jitter %s (store %s)",
+		o.rows, o.kills, sb.URL, o.failRate, o.dropRate, o.jitter, cfg.DB)
+
+	at, delays := killPlan(o.seed, o.rows, o.kills)
+	rate := strconv.FormatFloat(o.rate, 'f', -1, 64)
+	base := []string{"import", "--rate", rate, "--workers", strconv.Itoa(o.workers), "--retries", strconv.Itoa(o.retries)}
+	c.finalExit = -1
+	// One run per kill, then the run that must complete; a run that ends
+	// before its kill moment is the completing one.
+	for i := 0; i <= o.kills; i++ {
+		args := slices.Clone(base)
+		if i > 0 {
+			args = append(args, "--resume")
+		}
+		args = append(args, "--summary-json", filepath.Join(e.dir, fmt.Sprintf("chaos-run%d.json", i)), input)
+		p, err := startCLI(e, clientEnv(sb.URL), args...)
+		if err != nil {
+			return err
+		}
+		if i < o.kills {
+			posts, err := waitPosts(ctx, sb, p, at[i], runLimit)
+			if err != nil {
+				p.Kill()
+				return err
+			}
+			if !p.Exited() {
+				select {
+				case <-time.After(delays[i]):
+				case <-ctx.Done():
+				}
+			}
+			if p.Kill() {
+				c.survived++
+				r, err := p.Wait(ctx, time.Minute)
+				if err != nil {
+					return err
+				}
+				line := fmt.Sprintf("run %d: killed (SIGKILL) after %s, the sandbox had %d POSTs (target %d + %s)",
+					i+1, r.Elapsed.Round(time.Millisecond), posts, at[i], delays[i])
+				c.runs = append(c.runs, line)
+				c.logf("%s", line)
+				continue
+			}
+		}
+		r, err := p.Wait(ctx, runLimit)
+		if err != nil {
+			return err
+		}
+		c.finalExit = r.Exit
+		var s importSummary
+		sumErr := readJSON(filepath.Join(e.dir, fmt.Sprintf("chaos-run%d.json", i)), &s)
+		line := fmt.Sprintf("run %d: completed, exit %d in %s", i+1, r.Exit, r.Elapsed.Round(time.Millisecond))
+		if sumErr == nil {
+			line += fmt.Sprintf(": read %d, resumed %d, created %d, updated %d, unchanged %d, failed %d; %d requests, %d retries",
+				s.Read, s.Resumed, s.Created, s.Updated, s.Unchanged, s.Failed, s.Requests, s.Retries)
+		}
+		if r.Exit != 0 {
+			line += "; stderr: " + tail(r.Stderr, 300)
+		}
+		c.runs = append(c.runs, line)
+		c.logf("%s", line)
+		break
+	}
+
+	if c.faults, err = sb.Stats(ctx); err != nil {
+		return err
+	}
+	// The report accumulates over resumed runs: rows that failed in a
+	// killed run are journaled as done and not retried by the next one.
+	if c.reportRows, c.reportLines, err = readReport(input + ".errors.csv"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	out := filepath.Join(e.dir, "chaos-export.csv")
+	sumPath := filepath.Join(e.dir, "chaos-export.json")
+	c.logf("export under the same faults to %s", out)
+	c.exportRun, err = runCLI(ctx, e, clientEnv(sb.URL), runLimit, "export", "-o", out, "--raw", "--detail", "full",
+		"--rate", rate, "--workers", strconv.Itoa(o.workers), "--retries", strconv.Itoa(o.retries), "--summary-json", sumPath)
+	if err != nil {
+		return err
+	}
+	if c.exportRun.Exit != 0 {
+		return fmt.Errorf("export: exit %d: %s", c.exportRun.Exit, tail(c.exportRun.Stderr, 400))
+	}
+	if err := readJSON(sumPath, &c.export); err != nil {
+		return err
+	}
+	if c.faults, err = sb.Stats(ctx); err != nil {
+		return err
+	}
+	got, rows, err := readExportCSV(out)
+	if err != nil {
+		return err
+	}
+	c.exported = rows
+	want := expectedState(o.seed, o.rows, 0)
+	c.diff = compareState(want, got)
+	if !c.diff.ok() {
+		// Tell the importer's losses from the exporter's: read the account
+		// directly through the API client (same faults, more retries).
+		c.logf("differences found; reading the account through the API to tell import from export")
+		direct, err := readAccount(ctx, sb.URL, 0)
+		if err != nil {
+			c.apiNote = "direct read of the account failed: " + err.Error()
+			return nil
+		}
+		d := compareState(want, direct)
+		c.apiNote = "the account read directly through the API: " + d.String()
+		c.apiExamples = d.Examples
+	}
+	return nil
+}
+
+func (c *chaos) add(name, target, got string, ok bool) {
+	c.checks = append(c.checks, check{Name: name, Target: target, Got: got, OK: ok})
+	if ok {
+		c.passed++
+	} else {
+		c.failed++
+	}
+}
+
+// report prints the findings and counts the checks.
+func (c *chaos) report(elapsed time.Duration, err error) {
+	w := c.out
+	fmt.Fprintf(w, "chaos: %d rows, %d kills planned, seed %d, sandbox --fail-rate %g --drop-rate %g --jitter %s; import and export --rate %g --workers %d --retries %d\n",
+		c.o.rows, c.o.kills, c.o.seed, c.o.failRate, c.o.dropRate, c.o.jitter, c.o.rate, c.o.workers, c.o.retries)
+	for _, l := range c.runs {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+	if c.exportRun != nil {
+		fmt.Fprintf(w, "  export: exit %d in %s: %d rows, %d requests, %d retries\n",
+			c.exportRun.Exit, c.exportRun.Elapsed.Round(time.Millisecond), c.export.Rows, c.export.Requests, c.export.Retries)
+	}
+	fmt.Fprintf(w, "  sandbox faults over the whole run: %d injected failures, %d dropped connections, %d requests\n",
+		c.faults.InjectedFailures, c.faults.Dropped, c.faults.Requests)
+	if err != nil {
+		c.add("suite ran to the end", "yes", "no (see below)", false)
+	} else {
+		c.add("import completed", "last run exit 0", strconv.Itoa(c.finalExit), c.finalExit == 0)
+		c.add("rows in the error report", "0", strconv.Itoa(c.reportRows), c.reportRows == 0)
+		c.add("kills survived", strconv.Itoa(c.o.kills), strconv.Itoa(c.survived), c.survived == c.o.kills)
+		c.add("export rows", strconv.Itoa(c.o.rows), strconv.Itoa(c.exported), c.exported == c.o.rows)
+		c.add("lost rows", "0", strconv.Itoa(c.diff.Lost), c.diff.Lost == 0)
+		c.add("duplicate contacts", "0", strconv.Itoa(c.diff.Duplicates), c.diff.Duplicates == 0)
+		c.add("wrong fields", "0", fmt.Sprintf("%d (in %d contacts)", c.diff.WrongFields, c.diff.WrongRows), c.diff.WrongFields == 0)
+		c.add("contacts never imported", "0", strconv.Itoa(c.diff.Extra), c.diff.Extra == 0)
+		c.add("faults injected", "> 0 failures and drops", fmt.Sprintf("%d failures, %d drops", c.faults.InjectedFailures, c.faults.Dropped),
+			(c.o.failRate == 0 || c.faults.InjectedFailures > 0) && (c.o.dropRate == 0 || c.faults.Dropped > 0))
+	}
+	for _, ch := range c.checks {
+		mark := "ok  "
+		if !ch.OK {
+			mark = "MISS"
+		}
+		fmt.Fprintf(w, "  %s %-24s %-24s got %s\n", mark, ch.Name, ch.Target, ch.Got)
+	}
+	for _, x := range c.reportLines {
+		fmt.Fprintf(w, "  error report: %s\n", x)
+	}
+	for _, x := range c.diff.Examples {
+		fmt.Fprintf(w, "  export: %s\n", x)
+	}
+	if c.apiNote != "" {
+		fmt.Fprintf(w, "  %s\n", c.apiNote)
+		for _, x := range c.apiExamples {
+			fmt.Fprintf(w, "  account: %s\n", x)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(w, "chaos: incomplete after %s: %s\n", elapsed.Round(100*time.Millisecond), tail(err.Error(), 300))
+		return
+	}
+	fmt.Fprintf(w, "chaos: lost %d, duplicates %d, wrong fields %d, kills survived %d of %d; %s\n",
+		c.diff.Lost, c.diff.Duplicates, c.diff.WrongFields, c.survived, c.o.kills, elapsed.Round(100*time.Millisecond))
+}
+
+// readReport reads an import error report: its row count and, for the
+// first ten rows, "line L: status: reason".
+func readReport(path string) (int, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read error report: %w", err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return 0, nil, fmt.Errorf("read error report: %w", err)
+	}
+	if len(recs) == 0 {
+		return 0, nil, nil
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	cell := func(rec []string, name string) string {
+		if i, ok := col[name]; ok && i < len(rec) {
+			return rec[i]
+		}
+		return ""
+	}
+	var lines []string
+	for _, rec := range recs[1:min(len(recs), 11)] {
+		lines = append(lines, fmt.Sprintf("line %s %s: %s: %s", cell(rec, "_line"), cell(rec, "EmailAddress"), cell(rec, "_status"), cell(rec, "_error")))
+	}
+	return len(recs) - 1, lines, nil
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// cliRun is the outcome of one CLI subprocess.
+type cliRun struct {
+	Args    []string
+	Exit    int  // exit code; -1 when ended by a signal
+	Killed  bool // ended by SIGKILL from the harness
+	Elapsed time.Duration
+	// PeakRSS is the child's maximum resident set size in bytes
+	// (getrusage ru_maxrss).
+	PeakRSS int64
+	Stdout  string
+	Stderr  string
+}
+
+// cliProc is a CLI subprocess that has been started and not yet waited for.
+type cliProc struct {
+	cmd    *exec.Cmd
+	start  time.Time
+	stdout *bytes.Buffer
+	stderr *bytes.Buffer
+	done   chan struct{}
+	res    *cliRun
+	killed bool
+}
+
+// startCLI starts the ctctbulk binary with args in the work dir, with env
+// (nil: baseEnv). Its output is kept in memory (tail-bounded when read).
+func startCLI(e *env, environ []string, args ...string) (*cliProc, error) {
+	if environ == nil {
+		environ = baseEnv()
+	}
+	cmd := exec.Command(e.bin, args...)
+	cmd.Dir = e.dir
+	cmd.Env = environ
+	p := &cliProc{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	if e.verbose {
+		fmt.Fprintf(os.Stderr, "  $ ctctbulk %v\n", args)
+	}
+	p.start = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start ctctbulk %s: %w", args[0], err)
+	}
+	go func() {
+		defer close(p.done)
+		err := cmd.Wait()
+		r := &cliRun{Args: args, Elapsed: time.Since(p.start), Stdout: p.stdout.String(), Stderr: p.stderr.String()}
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee):
+		default:
+			r.Stderr += "\nbench: wait: " + err.Error()
+		}
+		if st := cmd.ProcessState; st != nil {
+			r.Exit = st.ExitCode()
+			if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+				r.PeakRSS = ru.Maxrss * 1024 // kilobytes on Linux
+			}
+		} else {
+			r.Exit = -1
+		}
+		p.res = r
+	}()
+	return p, nil
+}
+
+// Wait waits for the process, at most limit; past it (or when ctx ends)
+// the process is killed and an error returned with what it printed.
+func (p *cliProc) Wait(ctx context.Context, limit time.Duration) (*cliRun, error) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	var why error
+	select {
+	case <-p.done:
+		p.res.Killed = p.killed
+		return p.res, nil
+	case <-t.C:
+		why = fmt.Errorf("still running after %s; killed", limit)
+	case <-ctx.Done():
+		why = ctx.Err()
+	}
+	p.Kill()
+	if !p.Exited() {
+		return nil, fmt.Errorf("ctctbulk %s: %w; not reaped", p.cmd.Args[1], why)
+	}
+	p.res.Killed = true
+	return p.res, fmt.Errorf("ctctbulk %s: %w (stderr: %s)", p.cmd.Args[1], why, tail(p.res.Stderr, 400))
+}
+
+// Exited reports whether the process has ended.
+func (p *cliProc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to be reaped (bounded).
+// It reports whether the process was still running when killed.
+func (p *cliProc) Kill() bool {
+	if p.Exited() {
+		return false
+	}
+	p.killed = true
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+	}
+	return true
+}
+
+// runCLI runs the binary to completion (at most limit).
+func runCLI(ctx context.Context, e *env, environ []string, limit time.Duration, args ...string) (*cliRun, error) {
+	p, err := startCLI(e, environ, args...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx, limit)
+}
+
+// readJSON decodes the JSON file at path into v.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
+
+// importSummary is the part of import's --summary-json the harness reads.
+type importSummary struct {
+	Read            int64            `json:"rows_read"`
+	Created         int64            `json:"created"`
+	Updated         int64            `json:"updated"`
+	Unchanged       int64            `json:"unchanged"`
+	Skipped         int64            `json:"skipped"`
+	Failed          int64            `json:"failed"`
+	Pending         int64            `json:"pending"`
+	Resumed         int64            `json:"resumed"`
+	Valid           int64            `json:"valid"`
+	PlannedRequests int64            `json:"planned_requests"`
+	Requests        int64            `json:"requests"`
+	ByMethod        map[string]int64 `json:"requests_by_method"`
+	Retries         int64            `json:"retries"`
+	Throttled       int64            `json:"throttled"`
+	ElapsedSeconds  float64          `json:"elapsed_seconds"`
+}
+
+// exportSummary is the part of export's --summary-json the harness reads.
+type exportSummary struct {
+	Rows           int64            `json:"rows"`
+	Listed         int64            `json:"listed"`
+	Pages          int64            `json:"pages"`
+	Duplicates     int64            `json:"duplicates"`
+	Requests       int64            `json:"requests"`
+	ByMethod       map[string]int64 `json:"requests_by_method"`
+	Retries        int64            `json:"retries"`
+	Throttled      int64            `json:"throttled"`
+	ElapsedSeconds float64          `json:"elapsed_seconds"`
+	Stopped        string           `json:"stopped"`
+}
