@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"ctctbulk/importer"
 )
 
 // cliRun is the outcome of one CLI subprocess.
@@ -155,24 +157,9 @@ func tail(s string, n int) string {
 	return "..." + s[len(s)-n:]
 }
 
-// importSummary is the part of import's --summary-json the harness reads.
-type importSummary struct {
-	Read            int64            `json:"rows_read"`
-	Created         int64            `json:"created"`
-	Updated         int64            `json:"updated"`
-	Unchanged       int64            `json:"unchanged"`
-	Skipped         int64            `json:"skipped"`
-	Failed          int64            `json:"failed"`
-	Pending         int64            `json:"pending"`
-	Resumed         int64            `json:"resumed"`
-	Valid           int64            `json:"valid"`
-	PlannedRequests int64            `json:"planned_requests"`
-	Requests        int64            `json:"requests"`
-	ByMethod        map[string]int64 `json:"requests_by_method"`
-	Retries         int64            `json:"retries"`
-	Throttled       int64            `json:"throttled"`
-	ElapsedSeconds  float64          `json:"elapsed_seconds"`
-}
+// importSummary is import's --summary-json, decoded with the importer's
+// own type so that the two cannot drift apart.
+type importSummary = importer.Summary
 
 // exportSummary is the part of export's --summary-json the harness reads.
 type exportSummary struct {

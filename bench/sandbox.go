@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"ctctbulk/sandbox"
 )
 
 // Credentials of the sandbox (its defaults).
@@ -76,16 +78,9 @@ func (c sandboxConfig) args() []string {
 	return a
 }
 
-// sandboxStats is the JSON of GET /_sandbox/stats.
-type sandboxStats struct {
-	Requests         int64            `json:"requests"`
-	ByMethod         map[string]int64 `json:"by_method"`
-	ByStatus         map[string]int64 `json:"by_status"`
-	ByRoute          map[string]int64 `json:"by_route"`
-	Throttled        int64            `json:"throttled"`
-	InjectedFailures int64            `json:"injected_failures"`
-	Dropped          int64            `json:"dropped"`
-}
+// sandboxStats is the JSON of GET /_sandbox/stats, decoded with the
+// sandbox's own type.
+type sandboxStats = sandbox.Stats
 
 // sandboxProc is a running `ctctbulk sandbox` subprocess.
 type sandboxProc struct {

@@ -261,22 +261,28 @@ func (r *run) walk(ctx context.Context, q ctct.ContactQuery, want Status, emit f
 		}
 		c.pages.Add(1)
 		for i := range f.Contacts {
-			entry := &f.Contacts[i]
-			c.listed.Add(1)
-			if !want.matches(entry.Status) {
-				c.filtered.Add(1)
-				continue
-			}
-			if !r.seen.add(entry.ID) {
-				c.duplicates.Add(1)
-				continue
-			}
-			if err := emit(entry); err != nil {
+			if err := r.offer(&f.Contacts[i], want, emit); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// offer emits a listed contact unless it is not of the kind want or was
+// emitted already, counting each case.
+func (r *run) offer(entry *ctct.Contact, want Status, emit func(*ctct.Contact) error) error {
+	c := &r.e.counts
+	c.listed.Add(1)
+	if !want.matches(entry.Status) {
+		c.filtered.Add(1)
+		return nil
+	}
+	if !r.seen.add(entry.ID) {
+		c.duplicates.Add(1)
+		return nil
+	}
+	return emit(entry)
 }
 
 func describeQuery(q ctct.ContactQuery) string {
@@ -329,16 +335,7 @@ func (r *run) searchEmails(ctx context.Context, emit func(*ctct.Contact) error) 
 				r.e.opts.Warnf("no contact has the address %s", addr)
 				continue
 			}
-			c.listed.Add(1)
-			if !r.e.opts.Status.matches(entry.Status) {
-				c.filtered.Add(1)
-				continue
-			}
-			if !r.seen.add(entry.ID) {
-				c.duplicates.Add(1)
-				continue
-			}
-			if err := emit(entry); err != nil {
+			if err := r.offer(entry, r.e.opts.Status, emit); err != nil {
 				return err
 			}
 		}
