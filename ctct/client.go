@@ -52,6 +52,8 @@ type Client struct {
 
 	hc          *http.Client
 	limiter     *rate.Limiter
+	pace        *pacer // adapts limiter to a server that allows less; nil when off
+	adaptive    bool
 	retries     int
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
@@ -95,6 +97,12 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // Default rate.NewLimiter(4, 1). Share one limiter between all clients
 // that use the same key.
 func WithLimiter(l *rate.Limiter) Option { return func(c *Client) { c.limiter = l } }
+
+// WithAdaptiveRate says whether throttled answers lower the limiter's rate
+// (by a quarter, at most once a second) and successes raise it back
+// towards the configured rate (default true), so that a server allowing
+// less than --rate is not tripped again and again.
+func WithAdaptiveRate(on bool) Option { return func(c *Client) { c.adaptive = on } }
 
 // WithRetries sets how many times a failed attempt is retried (default 6;
 // negative means 0).
@@ -152,6 +160,7 @@ func NewClient(baseURL, user string, opts ...Option) (*Client, error) {
 		sleep:      sleepCtx,
 		rand:       rand.Float64,
 		now:        time.Now,
+		adaptive:   true,
 		byMethod:   map[string]int64{},
 	}
 	for _, o := range opts {
@@ -192,6 +201,9 @@ func NewClient(baseURL, user string, opts ...Option) (*Client, error) {
 	}
 	if c.limiter == nil {
 		c.limiter = rate.NewLimiter(4, 1)
+	}
+	if c.adaptive {
+		c.pace = newPacer(c.limiter, c.now)
 	}
 	if c.rand == nil {
 		c.rand = rand.Float64

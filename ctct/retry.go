@@ -52,6 +52,7 @@ func (c *Client) do(ctx context.Context, method, ref string, body []byte) (*resp
 		c.countAttempt(method)
 		res, wrote, err := c.send(ctx, method, u, body)
 		if err == nil && res.status >= 200 && res.status < 300 {
+			c.pace.succeeded()
 			return res, nil
 		}
 		if ctx.Err() != nil {
@@ -61,6 +62,9 @@ func (c *Client) do(ctx context.Context, method, ref string, body []byte) (*resp
 			apiErr := c.apiError(method, path, res)
 			if apiErr.Throttled() {
 				c.throttled.Add(1)
+				c.pace.throttled()
+			} else {
+				c.pace.succeeded()
 			}
 			err = apiErr
 		} else {
