@@ -130,15 +130,7 @@ func TestSamples(t *testing.T) {
 				}
 				return
 			}
-			f, err := os.Open(report)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			recs, err := csv.NewReader(f).ReadAll()
-			if err != nil {
-				t.Fatal(err)
-			}
+			recs := readCSV(t, report)
 			var lines []string
 			for _, r := range recs[1:] {
 				lines = append(lines, r[len(r)-3])

@@ -286,11 +286,7 @@ func (c *chaos) report(elapsed time.Duration, err error) {
 			(c.o.failRate == 0 || c.faults.InjectedFailures > 0) && (c.o.dropRate == 0 || c.faults.Dropped > 0))
 	}
 	for _, ch := range c.checks {
-		mark := "ok  "
-		if !ch.OK {
-			mark = "MISS"
-		}
-		fmt.Fprintf(w, "  %s %-24s %-24s got %s\n", mark, ch.Name, ch.Target, ch.Got)
+		ch.write(w, 24, 24)
 	}
 	for _, x := range c.reportLines {
 		fmt.Fprintf(w, "  error report: %s\n", x)

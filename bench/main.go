@@ -255,6 +255,16 @@ type check struct {
 	OK     bool   `json:"ok"`
 }
 
+// write prints the check as one line of a report, its name and target
+// padded to the given widths.
+func (c check) write(w io.Writer, nameWidth, targetWidth int) {
+	mark := "ok  "
+	if !c.OK {
+		mark = "MISS"
+	}
+	fmt.Fprintf(w, "  %s %-*s %-*s got %s\n", mark, nameWidth, c.Name, targetWidth, c.Target, c.Got)
+}
+
 // result is the figures and verdict of one scenario.
 type result struct {
 	Scenario       string  `json:"scenario"`
@@ -348,11 +358,7 @@ func printTable(w io.Writer, results []*result) {
 	for _, r := range results {
 		fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.verdict())
 		for _, c := range r.Checks {
-			mark := "ok  "
-			if !c.OK {
-				mark = "MISS"
-			}
-			fmt.Fprintf(w, "  %s %-34s %-16s got %s\n", mark, c.Name, c.Target, c.Got)
+			c.write(w, 34, 16)
 		}
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "  note: %s\n", n)
