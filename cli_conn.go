@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -64,7 +65,28 @@ type connection struct {
 	client *ctct.Client
 	// sandbox is the in-process sandbox when one is used, else nil.
 	sandbox *sandbox.Sandbox
-	close   func()
+	// target names what the client talks to, for summaries and for the
+	// files that must never be applied to another account (journal, state,
+	// manifest): "sandbox FILE" with FILE absolute, or "URL account USER".
+	target string
+	close  func()
+}
+
+// accountTarget names an account of a server, as connection.target does.
+func accountTarget(baseURL, user string) string {
+	return strings.TrimRight(baseURL, "/") + " account " + user
+}
+
+// sandboxTarget names an in-process sandbox by its file, made absolute so
+// that a run from another directory is seen to be another target.
+func sandboxTarget(db string) string {
+	if db == ":memory:" {
+		return "sandbox :memory:"
+	}
+	if abs, err := filepath.Abs(db); err == nil {
+		db = abs
+	}
+	return "sandbox " + db
 }
 
 // connect builds the API client from the flags and the environment. With
@@ -109,7 +131,7 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return &connection{client: c, close: func() {}}, nil
+	return &connection{client: c, target: accountTarget(base, o.user), close: func() {}}, nil
 }
 
 func (o *connOptions) clientOptions() []ctct.Option {
@@ -150,7 +172,7 @@ func (o *connOptions) connectSandbox(ctx context.Context) (*connection, error) {
 		sb.Close()
 		return nil, err
 	}
-	return &connection{client: c, sandbox: sb, close: func() {
+	return &connection{client: c, sandbox: sb, target: sandboxTarget(o.sandboxDB), close: func() {
 		srv.Close()
 		sb.Close()
 	}}, nil
