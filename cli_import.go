@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
+	"golang.org/x/text/encoding/charmap"
 
 	"ctctbulk/ctct"
 	"ctctbulk/importer"
@@ -35,6 +37,8 @@ type importOptions struct {
 	errorsPath  string
 	journalPath string
 	resume      bool
+	recheck     bool
+	optOuts     string
 	dryRun      bool
 	maxRequests int64
 	logEvery    time.Duration
@@ -56,7 +60,9 @@ func runImport(ctx context.Context, s streams, args []string) error {
 	fs.StringVar(&o.empty, "empty", "keep", "an empty cell: keep the existing value, or clear it")
 	fs.StringVar(&o.errorsPath, "errors", "", "error report (default FILE.errors.csv)")
 	fs.StringVar(&o.journalPath, "journal", "", "journal of finished rows (default FILE.journal)")
-	fs.BoolVar(&o.resume, "resume", false, "continue an interrupted run from its journal")
+	fs.BoolVar(&o.resume, "resume", false, "continue an interrupted run from its journal (refused when the input's finished rows changed)")
+	fs.BoolVar(&o.recheck, "recheck", false, "with --resume: start the journal over and check every row against the account again (none is created twice)")
+	fs.StringVar(&o.optOuts, "opt-outs", "carry", "a row whose Status is Do Not Mail: carry (opt the contact out, creating it if new) or skip (report it); such a row never makes a contact Active. A row whose Status is Removed is always skipped: importing it would subscribe it")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "read, map and validate every row; send nothing; print the request plan")
 	fs.Int64Var(&o.maxRequests, "max-requests", 0, "stop cleanly before sending more requests than this (exit 4; --resume continues)")
 	fs.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
@@ -92,6 +98,7 @@ func runImport(ctx context.Context, s streams, args []string) error {
 		}
 		defer conn.close()
 		client = conn.client
+		opts.Target = conn.target
 	}
 	opts.Warnf = func(format string, args ...any) { fmt.Fprintf(s.stderr, "warning: "+format+"\n", args...) }
 	im, err := importer.New(client, opts)
@@ -125,8 +132,9 @@ func runImport(ctx context.Context, s streams, args []string) error {
 // says what to do next.
 func importExit(runErr error, sum *importer.Summary, o importOptions) error {
 	var mapErr *importer.MappingError
+	var refused *importer.RefusedError
 	switch {
-	case errors.As(runErr, &mapErr), errors.Is(runErr, importer.ErrJournalExists):
+	case errors.As(runErr, &mapErr), errors.As(runErr, &refused):
 		return &usageError{msg: runErr.Error()}
 	case errors.Is(runErr, importer.ErrInterrupted):
 		return &exitStatus{code: exitInterrupted, err: fmt.Errorf("interrupted: the journal %s is kept; run again with --resume to continue", o.journalPath)}
@@ -146,7 +154,7 @@ func importExit(runErr error, sum *importer.Summary, o importOptions) error {
 func (o *importOptions) validate() (importer.Options, error) {
 	opts := importer.Options{
 		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists, Retries: o.conn.retries,
-		DryRun: o.dryRun, Resume: o.resume, ReportPath: o.errorsPath, JournalPath: o.journalPath,
+		DryRun: o.dryRun, Resume: o.resume, Recheck: o.recheck, OptOuts: importer.OptOutPolicy(o.optOuts),
 		Reader: importer.ReaderOptions{Encoding: o.encoding},
 	}
 	if err := o.conn.validate(); err != nil {
@@ -159,6 +167,14 @@ func (o *importOptions) validate() (importer.Options, error) {
 		opts.Empty = mapping.EmptyClear
 	default:
 		return opts, usagef("--empty must be keep or clear, not %q", o.empty)
+	}
+	switch opts.OptOuts {
+	case importer.OptOutsCarry, importer.OptOutsSkip:
+	default:
+		return opts, usagef("--opt-outs must be carry or skip, not %q", o.optOuts)
+	}
+	if o.recheck && !o.resume {
+		return opts, usagef("--recheck goes with --resume")
 	}
 	switch importer.Mode(o.mode) {
 	case importer.ModeUpsert, importer.ModeCreate, importer.ModeUpdate:
@@ -175,7 +191,11 @@ func (o *importOptions) validate() (importer.Options, error) {
 		return opts, usagef("--max-requests cannot be negative")
 	}
 	switch strings.ToLower(o.encoding) {
-	case "utf-8", "utf8", "windows-1252", "cp1252", "latin1", "iso-8859-1":
+	case "utf-8", "utf8":
+	case "windows-1252", "cp1252":
+		opts.Encoder = charmap.Windows1252.NewEncoder()
+	case "latin1", "iso-8859-1":
+		opts.Encoder = charmap.ISO8859_1.NewEncoder()
 	default:
 		return opts, usagef("--encoding must be utf-8, windows-1252 or latin1, not %q", o.encoding)
 	}
@@ -204,14 +224,31 @@ func (o *importOptions) validate() (importer.Options, error) {
 	if base == "-" {
 		base = "stdin"
 	}
-	if o.errorsPath == "" {
+	switch {
+	case o.errorsPath == "" && o.dryRun:
+		o.errorsPath = base + ".dry-run.errors.csv"
+	case o.errorsPath == "":
 		o.errorsPath = base + ".errors.csv"
+	case o.dryRun:
+		o.errorsPath = dryRunReportPath(o.errorsPath)
 	}
 	if o.journalPath == "" {
 		o.journalPath = base + ".journal"
 	}
 	opts.ReportPath, opts.JournalPath = o.errorsPath, o.journalPath
 	return opts, nil
+}
+
+// dryRunReportPath is where a dry run writes the report a real run would
+// write to path, so that a dry run never replaces a real run's report:
+// x.errors.csv gives x.dry-run.errors.csv, x.csv x.dry-run.csv.
+func dryRunReportPath(path string) string {
+	dir, name := filepath.Split(path)
+	if stem, ok := strings.CutSuffix(name, ".errors.csv"); ok {
+		return dir + stem + ".dry-run.errors.csv"
+	}
+	ext := filepath.Ext(name)
+	return dir + strings.TrimSuffix(name, ext) + ".dry-run" + ext
 }
 
 // openInput opens FILE, or stdin for "-".

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,9 +133,10 @@ func TestSamples(t *testing.T) {
 			}
 			recs := readCSV(t, report)
 			var lines []string
+			col := func(name string) int { return slices.Index(recs[0], name) }
 			for _, r := range recs[1:] {
-				lines = append(lines, r[len(r)-3])
-				if r[len(r)-2] != "failed" || r[len(r)-1] == "" {
+				lines = append(lines, r[col("_line")])
+				if r[col("_status")] != "failed" || r[col("_error")] == "" {
 					t.Errorf("report row %q", r)
 				}
 			}

@@ -11,7 +11,6 @@ package importer
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -37,16 +36,53 @@ type ReaderOptions struct {
 // Row is one record of the input.
 type Row struct {
 	// Line is the physical line where the record starts (the header is
-	// normally line 1; blank lines are skipped but counted).
-	Line int
-	// Cells are the record's cells. The slice belongs to the Row: it is not
-	// reused by later calls to Next. For a malformed record they are the
-	// cells parsed before the error.
+	// normally line 1); EndLine the last physical line it covers.
+	Line, EndLine int
+	// Cells are the record's cells, as read (no trimming), extra cells
+	// beyond the header's included. The slice belongs to the Row: it is
+	// not reused by later calls to Next. For a malformed stretch they are
+	// a best effort: its first line cut at every delimiter, quotes and all.
 	Cells []string
-	// Err is non-nil for a malformed record (a *csv.ParseError naming its
-	// line and column). Reading goes on with the next record.
+	// Err is non-nil for a malformed stretch (a *MalformedError naming its
+	// lines and what is wrong); Raw is then the stretch's text exactly as
+	// read, line ends included but for the last. Reading goes on at the
+	// first line that starts a well-formed record.
 	Err error
+	Raw string
+	// Blank is set for a line with no value: empty, or delimiters and
+	// spaces only (a spreadsheet's ";;;;"). It is counted, not imported.
+	Blank bool
 }
+
+// MalformedError is a stretch of physical lines that holds no well-formed
+// CSV record.
+type MalformedError struct {
+	Line, EndLine int
+	Reason        string
+}
+
+func (e *MalformedError) Error() string {
+	if e.EndLine > e.Line {
+		return fmt.Sprintf("lines %d-%d: %s", e.Line, e.EndLine, e.Reason)
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+}
+
+// Limits of one record: a quoted cell may hold line breaks, but a quote
+// left open is given up after this many lines or bytes, so that it cannot
+// swallow the rest of the file (nor hold it in memory).
+const (
+	maxRecordLines = 1000
+	maxRecordBytes = 1 << 20
+)
+
+// Reasons of a MalformedError, in the words the error report uses.
+const (
+	reasonUnclosed   = "a quote opens a cell that never closes"
+	reasonAfterQuote = "text after the closing quote of a cell"
+	reasonLongQuote  = "a quoted cell runs over more than 1000 lines or 1 MiB"
+	reasonCellCount  = "a quoted cell spans several lines, but the record does not have the header's number of cells"
+)
 
 // EncodingError is invalid UTF-8 met while reading a file as UTF-8. It
 // stops the run: the rest of the file is most likely in another encoding.
@@ -68,22 +104,39 @@ const bufSize = 64 << 10
 // slabRows is how many rows' worth of cells one allocation holds.
 const slabRows = 256
 
-// CSVReader streams the records of a CSV file: it holds a few 64 KiB
-// buffers and the current record, never the file. It is not safe for concurrent
-// use; the Rows it returns are independent of it and of each other.
+// CSVReader streams the records of a CSV file (RFC 4180, with a quote
+// inside an unquoted cell taken as a character): it holds a 64 KiB buffer
+// and the lines of the current record, never the file. Unlike encoding/csv
+// it never lets a bad quote swallow the lines after it: every physical line
+// belongs to exactly one Row, well-formed, malformed or blank. It is not
+// safe for concurrent use; the Rows it returns are independent of it and of
+// each other.
 type CSVReader struct {
-	cr     *csv.Reader
+	src    *bufio.Reader
 	header []string
 	delim  rune
-	err    error    // sticky: io.EOF, an *EncodingError or a read error
-	slab   []string // cells handed out to Rows in slices
+	err    error // sticky: io.EOF, an *EncodingError or a read error
+
+	lines   []string // lines read ahead, from line number first; each with its line end
+	first   int      // physical line number of lines[0]
+	srcErr  error    // the error that ended src, once met
+	slab    []string // cells handed out to Rows in slices
+	scratch []string // cells of the record being parsed
+	// Cells that needed unquoting (a doubled quote, a line break) are
+	// built in buf and made strings once per record, at spans.
+	buf   []byte
+	spans []span
 }
+
+// span is the place of an unquoted cell in CSVReader.buf.
+type span struct{ cell, start, end int }
 
 // NewCSVReader starts reading r: it strips a UTF-8 byte order mark, sets
 // up the decoding, sniffs the delimiter when opts.Delimiter is 0, and reads
-// the header. It fails on empty input, a malformed header, invalid UTF-8 in
-// the header (an *EncodingError), a UTF-16 file, a UTF-8 byte order mark
-// with a single-byte encoding, or an unknown encoding.
+// the header (blank lines before it are skipped). It fails on empty input,
+// a malformed header, invalid UTF-8 in the header (an *EncodingError), a
+// UTF-16 file, a UTF-8 byte order mark with a single-byte encoding, or an
+// unknown encoding.
 func NewCSVReader(r io.Reader, opts ReaderOptions) (*CSVReader, error) {
 	dec, err := decoderFor(opts.Encoding)
 	if err != nil {
@@ -121,26 +174,22 @@ func NewCSVReader(r io.Reader, opts ReaderOptions) (*CSVReader, error) {
 	if delim == '"' || delim == '\r' || delim == '\n' || delim == utf8.RuneError || !utf8.ValidRune(delim) {
 		return nil, fmt.Errorf("%q cannot be a delimiter", delim)
 	}
-
-	cr := csv.NewReader(src)
-	cr.Comma = delim
-	cr.FieldsPerRecord = -1 // the mapping reports short and long rows itself
-	cr.LazyQuotes = false
-	cr.ReuseRecord = true
-	rd := &CSVReader{cr: cr, delim: delim}
-
-	rec, err := cr.Read()
-	var pe *csv.ParseError
-	switch {
-	case errors.Is(err, io.EOF):
-		return nil, errors.New("empty input: no header line")
-	case errors.As(err, &pe):
-		return nil, fmt.Errorf("malformed header: %w", err)
-	case err != nil:
-		return nil, readError(err)
+	rd := &CSVReader{src: src, delim: delim, first: 1}
+	for {
+		row, err := rd.next(0)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, errors.New("empty input: no header line")
+		case err != nil:
+			return nil, err
+		case row.Err != nil:
+			return nil, fmt.Errorf("malformed header: %w", row.Err)
+		case row.Blank && len(row.Cells) <= 1:
+			continue
+		}
+		rd.header = row.Cells
+		return rd, nil
 	}
-	rd.header = slices.Clone(rec)
-	return rd, nil
 }
 
 // Header returns the header's cells as in the file (a byte order mark
@@ -150,45 +199,286 @@ func (r *CSVReader) Header() []string { return slices.Clone(r.header) }
 // Delimiter returns the delimiter in use, given or sniffed.
 func (r *CSVReader) Delimiter() rune { return r.delim }
 
-// Next returns the next record. A malformed record is a Row whose Err is
-// set, and reading goes on after it. At the end it returns io.EOF; invalid
+// Next returns the next record: well-formed, a malformed stretch (Err
+// set) or a blank line (Blank set). At the end it returns io.EOF; invalid
 // UTF-8 in a UTF-8 run returns an *EncodingError; both, like a read error,
 // are returned again by every later call.
 func (r *CSVReader) Next() (Row, error) {
 	if r.err != nil {
 		return Row{}, r.err
 	}
-	rec, err := r.cr.Read()
-	var pe *csv.ParseError
-	if err != nil && !errors.As(err, &pe) {
-		if !errors.Is(err, io.EOF) {
-			err = readError(err)
-		}
+	row, err := r.next(len(r.header))
+	if err != nil {
 		r.err = err
+	}
+	return row, err
+}
+
+// next reads the record at the current line. want is the header's number
+// of cells (0 while reading the header itself).
+func (r *CSVReader) next(want int) (Row, error) {
+	line, err := r.peek(0)
+	if err != nil {
 		return Row{}, err
 	}
-	row := Row{Cells: r.cells(rec)}
-	if pe != nil {
-		row.Line, row.Err = pe.StartLine, pe
-	} else {
-		row.Line, _ = r.cr.FieldPos(0)
+	start := r.first
+	if strings.IndexByte(line, '"') < 0 {
+		// The fast path: no quote, one line.
+		cells := r.split(trimEOL(line))
+		r.consume(1)
+		return Row{Line: start, EndLine: start, Cells: cells, Blank: blank(cells)}, nil
 	}
+	cells, n, reason, err := r.parse(want)
+	if err != nil {
+		return Row{}, err
+	}
+	if reason == "" {
+		r.consume(n)
+		return Row{Line: start, EndLine: start + n - 1, Cells: cells, Blank: blank(cells)}, nil
+	}
+	// A malformed stretch: this line, and the lines after it that start
+	// no record with the header's number of cells.
+	end := 1
+	for end < maxRecordLines {
+		if _, err := r.peek(end); err != nil {
+			break // the end of the input (its error comes with the next call)
+		}
+		if r.startsRecord(end, want) {
+			break
+		}
+		end++
+	}
+	raw := strings.Join(r.lines[:end], "")
+	raw = trimEOL(raw)
+	row := Row{
+		Line: start, EndLine: start + end - 1, Raw: raw,
+		Cells: r.split(trimEOL(r.lines[0])),
+		Err:   &MalformedError{Line: start, EndLine: start + end - 1, Reason: reason},
+	}
+	r.consume(end)
 	return row, nil
 }
 
-// cells copies a reused record into memory of its own, carved from a slab
-// shared by the next few rows to save an allocation per row.
-func (r *CSVReader) cells(rec []string) []string {
-	n := len(rec)
+// startsRecord reports whether the line at index i of the look-ahead
+// starts a well-formed record of want cells (any number when want is 0),
+// or is blank.
+func (r *CSVReader) startsRecord(i, want int) bool {
+	line := r.lines[i]
+	if strings.IndexByte(line, '"') < 0 {
+		cells := r.splitScratch(trimEOL(line))
+		return want == 0 || len(cells) == want || blank(cells)
+	}
+	cells, _, reason, err := r.parseFrom(i, want)
+	return err == nil && reason == "" && (want == 0 || len(cells) == want)
+}
+
+// parse parses the record that starts at the current line, reading more
+// lines while a quoted cell holds line breaks. It returns the cells and
+// the number of lines used, or the reason why no well-formed record
+// starts there. err is a read error other than the end of the input.
+func (r *CSVReader) parse(want int) (cells []string, n int, reason string, err error) {
+	cells, n, reason, err = r.parseFrom(0, want)
+	if err != nil || reason != "" {
+		return nil, 0, reason, err
+	}
+	out := r.alloc(len(cells))
+	copy(out, cells)
+	return out, n, "", nil
+}
+
+// parseFrom parses the record starting at look-ahead line i into
+// r.scratch (valid until the next parse).
+func (r *CSVReader) parseFrom(i, want int) (cells []string, n int, reason string, err error) {
+	d := r.delim
+	r.scratch = r.scratch[:0]
+	r.buf, r.spans = r.buf[:0], r.spans[:0]
+	li := i
+	line := trimEOL(r.lines[li])
+	pos := 0
+	bytesUsed := len(r.lines[li])
+	for {
+		// The start of a cell. Spaces before an opening quote are dropped.
+		j := pos
+		for j < len(line) && (line[j] == ' ' || line[j] == '\t') && rune(line[j]) != d {
+			j++
+		}
+		if j < len(line) && line[j] == '"' {
+			// A quoted cell, perhaps over several lines. The common case,
+			// one line and no doubled quote, is a substring of the line.
+			k, bufStart := j+1, len(r.buf)
+			if q := strings.IndexByte(line[k:], '"'); q >= 0 && (k+q+1 == len(line) || line[k+q+1] != '"') {
+				r.scratch = append(r.scratch, line[k:k+q])
+				k += q + 1
+				goto closed
+			}
+			for {
+				q := strings.IndexByte(line[k:], '"')
+				if q < 0 {
+					r.buf = append(r.buf, line[k:]...)
+					// The line ends inside the quotes: the cell holds a
+					// line break and goes on on the next line.
+					li++
+					if li-i+1 > maxRecordLines || bytesUsed > maxRecordBytes {
+						return nil, 0, reasonLongQuote, nil
+					}
+					next, err := r.peek(li)
+					if errors.Is(err, io.EOF) {
+						return nil, 0, reasonUnclosed, nil
+					}
+					if err != nil {
+						return nil, 0, "", err
+					}
+					bytesUsed += len(next)
+					r.buf = append(r.buf, '\n')
+					line, k = trimEOL(next), 0
+					continue
+				}
+				r.buf = append(r.buf, line[k:k+q]...)
+				k += q + 1
+				if k < len(line) && line[k] == '"' {
+					r.buf = append(r.buf, '"') // a doubled quote
+					k++
+					continue
+				}
+				break
+			}
+			r.spans = append(r.spans, span{len(r.scratch), bufStart, len(r.buf)})
+			r.scratch = append(r.scratch, "")
+		closed:
+			switch {
+			case k == len(line):
+				return r.finish(i, li, want)
+			case rune(line[k]) == d || strings.HasPrefix(line[k:], string(d)):
+				pos = k + utf8.RuneLen(d)
+				continue
+			}
+			// Spaces after the closing quote are tolerated.
+			rest := strings.TrimLeft(line[k:], " ")
+			switch {
+			case rest == "":
+				return r.finish(i, li, want)
+			case strings.HasPrefix(rest, string(d)):
+				pos = len(line) - len(rest) + utf8.RuneLen(d)
+				continue
+			}
+			return nil, 0, reasonAfterQuote, nil
+		}
+		// An unquoted cell: up to the next delimiter; a quote in it is
+		// an ordinary character (5'10").
+		c := strings.IndexRune(line[pos:], d)
+		if c < 0 {
+			r.scratch = append(r.scratch, line[pos:])
+			return r.finish(i, li, want)
+		}
+		r.scratch = append(r.scratch, line[pos:pos+c])
+		pos += c + utf8.RuneLen(d)
+	}
+}
+
+// finish ends a record that started at look-ahead line i and ended on line
+// last. A record over several lines must have the header's number of
+// cells: otherwise the line breaks are more likely a stray quote's doing
+// than a multi-line cell's.
+func (r *CSVReader) finish(i, last, want int) ([]string, int, string, error) {
+	if last > i && want > 0 && len(r.scratch) != want {
+		return nil, 0, reasonCellCount, nil
+	}
+	if len(r.spans) > 0 {
+		all := string(r.buf)
+		for _, sp := range r.spans {
+			r.scratch[sp.cell] = all[sp.start:sp.end]
+		}
+	}
+	return r.scratch, last - i + 1, "", nil
+}
+
+// peek returns look-ahead line i (0 is the current line), reading it when
+// needed. At the end of the input it returns io.EOF; invalid UTF-8 an
+// *EncodingError.
+func (r *CSVReader) peek(i int) (string, error) {
+	for len(r.lines) <= i {
+		if r.srcErr != nil {
+			return "", r.srcErr
+		}
+		line, err := r.src.ReadString('\n')
+		switch {
+		case errors.Is(err, io.EOF):
+			r.srcErr = io.EOF
+			if line == "" {
+				continue
+			}
+		case err != nil:
+			// The line holding a fault cannot be trusted: it is not
+			// delivered, the error is.
+			r.srcErr = readError(err)
+			continue
+		}
+		r.lines = append(r.lines, line)
+	}
+	return r.lines[i], nil
+}
+
+// consume drops the first n look-ahead lines.
+func (r *CSVReader) consume(n int) {
+	r.first += n
+	if n == len(r.lines) {
+		r.lines = r.lines[:0]
+		return
+	}
+	r.lines = r.lines[n:]
+}
+
+// split cuts a line without quotes at every delimiter, into cells of
+// their own.
+func (r *CSVReader) split(line string) []string {
+	cells := r.splitScratch(line)
+	out := r.alloc(len(cells))
+	copy(out, cells)
+	return out
+}
+
+// splitScratch cuts a line at every delimiter into r.scratch.
+func (r *CSVReader) splitScratch(line string) []string {
+	r.scratch = r.scratch[:0]
+	d := string(r.delim)
+	for {
+		c := strings.Index(line, d)
+		if c < 0 {
+			r.scratch = append(r.scratch, line)
+			return r.scratch
+		}
+		r.scratch = append(r.scratch, line[:c])
+		line = line[c+len(d):]
+	}
+}
+
+// trimEOL removes a line's LF or CRLF.
+func trimEOL(line string) string {
+	line = strings.TrimSuffix(line, "\n")
+	return strings.TrimSuffix(line, "\r")
+}
+
+// blank reports whether every cell is empty or spaces.
+func blank(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// alloc hands out n cells carved from a slab shared by the next few rows,
+// to save an allocation per row.
+func (r *CSVReader) alloc(n int) []string {
 	if n == 0 {
 		return nil
 	}
 	if len(r.slab) < n {
-		r.slab = make([]string, n*slabRows)
+		r.slab = make([]string, max(n*slabRows, 1))
 	}
 	out := r.slab[:n:n]
 	r.slab = r.slab[n:]
-	copy(out, rec)
 	return out
 }
 

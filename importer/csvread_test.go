@@ -34,6 +34,9 @@ func readAllRows(t *testing.T, rd *CSVReader) ([]Row, error) {
 			}
 			return rows, err
 		}
+		if row.Blank {
+			continue
+		}
 		rows = append(rows, row)
 		if len(rows) > 10000 {
 			t.Fatal("runaway reader")
@@ -119,21 +122,57 @@ func TestCSVReader(t *testing.T) {
 			rows: []csvTestRow{{2, []string{"1"}, ""}, {3, []string{"1", "2", "3", "4"}, ""}},
 		},
 		{
+			name:   "a quote inside an unquoted cell is a character",
+			in:     "Email,Height\na@b.co,5'10\"\n",
+			header: []string{"Email", "Height"}, delim: ',',
+			rows: []csvTestRow{{2, []string{"a@b.co", "5'10\""}, ""}},
+		},
+		{
+			name:   "spaces around a quoted cell",
+			in:     "Email,Name\na@b.co, \"Doe, J\" \n",
+			header: []string{"Email", "Name"}, delim: ',',
+			rows: []csvTestRow{{2, []string{"a@b.co", "Doe, J"}, ""}},
+		},
+		{
 			name:   "malformed records, the rest still read",
-			in:     "Email,Name\na@b.co,Jo\"hn\nc@d.co,\"Ann\"x\ne@f.co,\"multi\nline\" oops\ng@h.co,ok\n",
+			in:     "Email,Name\na@b.co,\"Ann\"x\ng@h.co,ok\ne@f.co,\"multi\nline\" oops\ni@j.co,ok\n",
 			header: []string{"Email", "Name"}, delim: ',',
 			rows: []csvTestRow{
-				{2, []string{"a@b.co"}, `parse error on line 2, column 10: bare " in non-quoted-field`},
-				{3, []string{"c@d.co"}, `parse error on line 3, column 12: extraneous or missing " in quoted-field`},
-				{4, []string{"e@f.co"}, `record on line 4; parse error on line 5, column 5: extraneous or missing " in quoted-field`},
-				{6, []string{"g@h.co", "ok"}, ""},
+				{2, []string{"a@b.co", "\"Ann\"x"}, "line 2: text after the closing quote of a cell"},
+				{3, []string{"g@h.co", "ok"}, ""},
+				{4, []string{"e@f.co", "\"multi"}, "lines 4-5: text after the closing quote"},
+				{6, []string{"i@j.co", "ok"}, ""},
 			},
 		},
 		{
-			name:   "unterminated quote swallows the rest",
-			in:     "Email,Name\na@b.co,\"open\nc@d.co,x\n",
+			name:   "an unterminated quote loses no row after it",
+			in:     "Email,Name,Note\nm1@x.co,M1,a\nm2@x.co,M2,\"unterminated\nm3@x.co,M3,b\nm4@x.co,M4,c\n",
+			header: []string{"Email", "Name", "Note"}, delim: ',',
+			rows: []csvTestRow{
+				{2, []string{"m1@x.co", "M1", "a"}, ""},
+				{3, []string{"m2@x.co", "M2", "\"unterminated"}, "line 3: a quote opens a cell that never closes"},
+				{4, []string{"m3@x.co", "M3", "b"}, ""},
+				{5, []string{"m4@x.co", "M4", "c"}, ""},
+			},
+		},
+		{
+			name:   "a quote left open to the end of the file",
+			in:     "Email,Name\na@b.co,\"open\nc@d.co,x\ne@f.co,y",
 			header: []string{"Email", "Name"}, delim: ',',
-			rows: []csvTestRow{{2, []string{"a@b.co"}, `extraneous or missing " in quoted-field`}},
+			rows: []csvTestRow{
+				{2, []string{"a@b.co", "\"open"}, "line 2: a quote opens a cell that never closes"},
+				{3, []string{"c@d.co", "x"}, ""},
+				{4, []string{"e@f.co", "y"}, ""},
+			},
+		},
+		{
+			name:   "lines after a broken multi-line cell join its stretch until a record starts",
+			in:     "Email,Name,Note\na@b.co,A,\"one\ntwo \"quoted\" three\",x\nc@d.co,C,ok\n",
+			header: []string{"Email", "Name", "Note"}, delim: ',',
+			rows: []csvTestRow{
+				{2, []string{"a@b.co", "A", "\"one"}, "lines 2-3: text after the closing quote"},
+				{4, []string{"c@d.co", "C", "ok"}, ""},
+			},
 		},
 		{
 			name:   "header only",
@@ -226,9 +265,9 @@ func TestCSVReader(t *testing.T) {
 				case want.err == "" && got.Err != nil:
 					t.Errorf("row %d: unexpected error %v", i, got.Err)
 				case want.err != "":
-					var pe *csv.ParseError
-					if !errors.As(got.Err, &pe) || !strings.Contains(got.Err.Error(), want.err) {
-						t.Errorf("row %d: error %v, want a *csv.ParseError containing %q", i, got.Err, want.err)
+					var me *MalformedError
+					if !errors.As(got.Err, &me) || !strings.Contains(got.Err.Error(), want.err) {
+						t.Errorf("row %d: error %v, want a *MalformedError containing %q", i, got.Err, want.err)
 					}
 				}
 			}
@@ -251,7 +290,7 @@ func TestCSVReaderErrors(t *testing.T) {
 		{"empty file", "", ReaderOptions{}, "empty input: no header line"},
 		{"byte order mark only", "\xEF\xBB\xBF", ReaderOptions{}, "empty input"},
 		{"blank lines only", "\n\r\n\n", ReaderOptions{}, "empty input"},
-		{"malformed header", "Email,Na\"me\n", ReaderOptions{}, `malformed header: parse error on line 1, column 9: bare "`},
+		{"malformed header", "Email,\"Na\"me\n", ReaderOptions{}, `malformed header: line 1: text after the closing quote of a cell`},
 		{"invalid UTF-8 header", "Email,Pr\xe9nom\n", ReaderOptions{}, "line 1: invalid UTF-8 byte 0xE9 at character 9 of the line"},
 		{"UTF-16", "\xFF\xFEE\x00m\x00", ReaderOptions{}, "UTF-16"},
 		{"UTF-8 BOM with windows-1252", "\xEF\xBB\xBFEmail\n", ReaderOptions{Encoding: "windows-1252"}, "it is UTF-8, not windows-1252"},

@@ -17,17 +17,18 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 	var rep *report
 	if im.opts.ReportPath != "" {
 		var err error
-		if rep, err = openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), false); err != nil {
+		if rep, err = openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), im.opts.Encoder, false); err != nil {
 			return nil, err
 		}
 	}
-	fail := func(line int, cells []string, reason string) {
+	var readErr error
+	fail := func(row *Row, reason string) {
 		im.counts.failed.Add(1)
-		if rep != nil {
-			rep.add(line, cells, statusFailed, reason)
+		if rep != nil && readErr == nil {
+			readErr = rep.add(reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}, statusFailed, reason)
 		}
 	}
-	var readErr error
+	width := len(rd.Header())
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			readErr = ErrInterrupted
@@ -41,13 +42,21 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 			readErr = fmt.Errorf("read input: %w", err)
 			break
 		}
-		im.counts.read.Add(1)
-		if row.Err != nil {
-			fail(row.Line, row.Cells, row.Err.Error())
+		if readErr != nil {
+			break
+		}
+		if row.Blank {
+			im.counts.blank.Add(1)
 			continue
 		}
-		if err := m.Validate(row.Cells, row.Line); err != nil {
-			fail(row.Line, row.Cells, err.Error())
+		im.counts.read.Add(1)
+		if row.Err != nil {
+			im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
+			fail(&row, row.Err.Error())
+			continue
+		}
+		if err := m.Validate(withoutEmptyExtras(row.Cells, width), row.Line); err != nil {
+			fail(&row, err.Error())
 			continue
 		}
 		im.counts.valid.Add(1)
@@ -55,7 +64,7 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 	sum := im.summary()
 	valid := sum.Valid
 	sum.PlannedRequests = (valid+batchSize-1)/batchSize + 2*valid
-	if len(im.opts.Lists) > 0 || hasListsColumn(m) {
+	if len(im.opts.Lists) > 0 || m.HasListsColumn() {
 		sum.PlannedRequests++
 	}
 	if rep != nil {

@@ -11,12 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/text/encoding"
 
 	"ctctbulk/ctct"
 	"ctctbulk/mapping"
@@ -28,6 +31,7 @@ type Client interface {
 	CreateContact(ctx context.Context, c *ctct.Contact) (*ctct.Contact, error)
 	GetContact(ctx context.Context, id string) (*ctct.Contact, error)
 	UpdateContact(ctx context.Context, c *ctct.Contact) error
+	OptOut(ctx context.Context, id string) error
 	Lists(ctx context.Context) ([]ctct.List, error)
 	ListURI(id string) string
 	Counters() ctct.Counters
@@ -64,8 +68,22 @@ type Options struct {
 	ReportPath  string
 	JournalPath string
 	// Resume continues from the journal; without it an existing journal is
-	// an error.
-	Resume bool
+	// an error. A resume first checks that the input still holds every row
+	// the journal finished, by content; Recheck instead starts the journal
+	// over and checks every row against the account again (rows already
+	// imported are then found unchanged).
+	Resume  bool
+	Recheck bool
+	// Target names the account (or sandbox) the rows go to; the journal
+	// records it and a resume against another target is refused.
+	Target string
+	// OptOuts says what becomes of a row whose Status column says Do Not
+	// Mail: OptOutsCarry (the default) opts the contact out, OptOutsSkip
+	// reports the row as skipped. Such a row never makes a contact Active.
+	OptOuts OptOutPolicy
+	// Encoder writes the error report in the input's encoding (nil: UTF-8),
+	// so that it imports again with the same --encoding.
+	Encoder *encoding.Encoder
 	// Grace bounds how long rows in flight may take to finish once ctx is
 	// cancelled (default 30s).
 	Grace time.Duration
@@ -75,6 +93,16 @@ type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
+
+// OptOutPolicy says what an import does with a row whose Status is Do Not
+// Mail.
+type OptOutPolicy string
+
+// The opt-out policies.
+const (
+	OptOutsCarry OptOutPolicy = "carry"
+	OptOutsSkip  OptOutPolicy = "skip"
+)
 
 // Stop reasons of a run that did not read its whole input.
 const (
@@ -126,6 +154,13 @@ func New(client Client, opts Options) (*Importer, error) {
 	if opts.Warnf == nil {
 		opts.Warnf = func(string, ...any) {}
 	}
+	switch opts.OptOuts {
+	case "":
+		opts.OptOuts = OptOutsCarry
+	case OptOutsCarry, OptOutsSkip:
+	default:
+		return nil, fmt.Errorf("unknown opt-out policy %q: use carry or skip", opts.OptOuts)
+	}
 	if client == nil && !opts.DryRun {
 		return nil, errors.New("an import that is not a dry run needs a client")
 	}
@@ -142,6 +177,10 @@ func New(client Client, opts Options) (*Importer, error) {
 // counters are the live counts of a run, safe for concurrent use.
 type counters struct {
 	read, created, updated, unchanged, skipped, failed, pending, valid atomic.Int64
+	// blank rows (no value in any cell) are counted apart, not as rows;
+	// unparsed is the physical lines of malformed stretches; optedOut the
+	// contacts opted out because their row said Do Not Mail.
+	blank, unparsed, optedOut atomic.Int64
 }
 
 // Progress returns the rows finished so far and a one-line text of the
@@ -159,25 +198,147 @@ func (im *Importer) Progress() (done int64, text string) {
 
 // Run imports the CSV read from input. It returns the summary and an error
 // only for what stops the run as a whole (unreadable input, bad header or
-// mapping, fatal API errors, interruption, budget); row failures are in the
-// summary and the report. The summary is non-nil whenever the input header
-// could be read.
+// mapping, a refusal to start, fatal API errors, interruption, budget);
+// row failures are in the summary and the report. Nothing is written (no
+// journal, no report) until the header, the mapping, the lists and the
+// journal have been checked. The summary is non-nil once the run started.
 func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) {
-	rd, err := NewCSVReader(input, im.opts.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("read header: %w", err)
+	resuming := !im.opts.DryRun && im.opts.Resume && !im.opts.Recheck && exists(im.opts.JournalPath)
+	if resuming {
+		// The input is read twice: once to check it against the journal.
+		src, cleanup, err := seekable(input, im.opts.JournalPath)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		input = src
 	}
-	m, warnings, err := mapping.Resolve(rd.Header(), im.opts.Mapping)
+	rd, m, err := im.open(input)
 	if err != nil {
-		return nil, &MappingError{Err: err}
-	}
-	for _, w := range warnings {
-		im.opts.Warnf("%s", w)
+		return nil, err
 	}
 	if im.opts.DryRun {
 		return im.dryRun(ctx, rd, m)
 	}
-	return im.run(ctx, rd, m)
+	if !im.opts.Resume && exists(im.opts.JournalPath) {
+		return nil, &RefusedError{Err: fmt.Errorf("%w (%s): add --resume to continue it, or delete it to start over", ErrJournalExists, im.opts.JournalPath)}
+	}
+	lists, err := newListResolver(ctx, im.client, im.opts.Lists, m)
+	if err != nil {
+		return nil, err
+	}
+	j, err := openJournal(journalSpec{
+		path: im.opts.JournalPath, header: rd.Header(), target: im.opts.Target,
+		resume: im.opts.Resume, recheck: im.opts.Recheck,
+	})
+	if err != nil {
+		return nil, &RefusedError{Err: err}
+	}
+	if resuming && j.finishedRows() > 0 {
+		if rd, err = im.checkResume(rd, j, input.(io.ReadSeeker)); err != nil {
+			j.close()
+			return nil, err
+		}
+	}
+	rep, err := openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), im.opts.Encoder, im.opts.Resume && !im.opts.Recheck)
+	if err != nil {
+		j.close()
+		return nil, err
+	}
+	if !im.opts.Recheck {
+		im.earlier = j.earlier()
+	}
+	return im.run(ctx, rd, m, lists, j, rep)
+}
+
+// open reads the header and resolves the mapping.
+func (im *Importer) open(input io.Reader) (*CSVReader, *mapping.Mapping, error) {
+	rd, err := NewCSVReader(input, im.opts.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read header: %w", err)
+	}
+	m, warnings, err := mapping.Resolve(rd.Header(), im.opts.Mapping)
+	if err != nil {
+		return nil, nil, &MappingError{Err: err}
+	}
+	for _, w := range warnings {
+		im.opts.Warnf("%s", w)
+	}
+	return rd, m, nil
+}
+
+// checkResume reads the whole input and refuses the resume when a row the
+// journal finished is no longer in it as it was (rows inserted, removed or
+// edited): skipping by line would then skip rows never imported. It
+// returns a reader of the input from its start.
+func (im *Importer) checkResume(rd *CSVReader, j *journal, input io.ReadSeeker) (*CSVReader, error) {
+	var seen, changed, first int
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read input: %w", err)
+		}
+		d := j.doneDigest(row.Line)
+		if d == 0 || row.Blank {
+			continue
+		}
+		seen++
+		if d != rowDigest(&row) {
+			changed++
+			if first == 0 {
+				first = row.Line
+			}
+		}
+	}
+	if gone := j.finishedRows() - seen; changed > 0 || gone > 0 {
+		where := ""
+		if first > 0 {
+			where = fmt.Sprintf(", the first at line %d", first)
+		}
+		return nil, &RefusedError{Err: fmt.Errorf("%w: %d of the %d rows the journal %s finished are no longer in the input as they were (%d changed%s, %d gone); resuming would skip rows that were never imported. Run again with --resume --recheck to check every row against the account (rows already imported are found unchanged, none is created twice), or delete the journal to start over",
+			ErrInputChanged, changed+gone, j.finishedRows(), j.path, changed, where, gone)}
+	}
+	if _, err := input.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read input again: %w", err)
+	}
+	rd, _, err := im.open(input)
+	return rd, err
+}
+
+// seekable returns input as an io.ReadSeeker: itself when it is a file
+// that can seek (a file, or stdin redirected from one), else a temporary
+// copy beside the journal, removed by cleanup.
+func seekable(input io.Reader, journalPath string) (io.Reader, func(), error) {
+	if f, ok := input.(io.ReadSeeker); ok {
+		if _, err := f.Seek(0, io.SeekCurrent); err == nil {
+			return input, func() {}, nil
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(journalPath), ".ctctbulk-input-*.csv")
+	if err != nil {
+		return nil, nil, fmt.Errorf("keep a copy of the input to check it against the journal: %w", err)
+	}
+	cleanup := func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}
+	if _, err := io.Copy(tmp, input); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("copy the input: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("copy the input: %w", err)
+	}
+	return tmp, cleanup, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // MappingError is a header or mapping problem found before any request.
@@ -188,10 +349,12 @@ func (e *MappingError) Unwrap() error { return e.Err }
 
 // rowTask is one valid row on its way to the API.
 type rowTask struct {
-	line  int
-	cells []string
-	rec   *mapping.Record
-	lists []ctct.ListMembership
+	seq    uint64
+	row    reportRow
+	digest uint64
+	rec    *mapping.Record
+	lists  []ctct.ListMembership
+	status string // the input's Status cell (an export's), trimmed
 }
 
 // emailGroup is the rows of one batch that share an email, in file order,
@@ -221,25 +384,12 @@ type contactState struct {
 // batchSize is the number of emails one search request looks up.
 const batchSize = 50
 
-func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping) (*Summary, error) {
-	j, err := openJournal(im.opts.JournalPath, rd.Header(), im.opts.Resume)
-	if err != nil {
-		return nil, err
-	}
-	rep, err := openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), im.opts.Resume)
-	if err != nil {
-		j.close()
-		return nil, err
-	}
-	im.earlier = j.earlier()
+// maxBatchRows bounds the rows one batch holds: a file that repeats a few
+// emails would otherwise fill a batch of 50 distinct emails only after
+// holding most of its rows in memory.
+const maxBatchRows = 500
 
-	lists, err := newListResolver(ctx, im.client, im.opts.Lists)
-	if err != nil {
-		j.close()
-		rep.close()
-		return nil, err
-	}
-
+func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping, lists *listResolver, j *journal, rep *report) (*Summary, error) {
 	// In-flight rows finish even after ctx is cancelled (interrupt): they
 	// run on a context that is cancelled only Grace after ctx, or at once
 	// on a fatal error in the pool.
@@ -258,11 +408,14 @@ func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping) 
 	g, workCtx := errgroup.WithContext(workBase)
 	g.SetLimit(im.opts.Workers)
 
-	o := &outcomes{im: im, journal: j, report: rep}
 	chains := &chainMap{m: map[string]*chainLink{}}
 	batches := make(chan []*emailGroup, 1)
 	var stopReason atomic.Value // string
 	setStop := func(reason string) { stopReason.CompareAndSwap(nil, reason) }
+	o := newOutcomes(im, j, rep, func(error) {
+		setStop(StopFatal)
+		cancelWork()
+	})
 
 	// Stage 2: dispatch each group of each looked-up batch to the pool.
 	dispatched := make(chan struct{})
@@ -300,6 +453,10 @@ func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping) 
 	close(batches)
 	<-dispatched
 	poolErr := g.Wait()
+	o.drain()
+	if err := o.writeErr(); err != nil {
+		readErr, poolErr = err, nil
+	}
 
 	sum := im.summary()
 	sum.ReportPath, sum.ReportRows = rep.path, rep.rows()
@@ -346,13 +503,15 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 	var (
 		groups []*emailGroup
 		index  = map[string]*emailGroup{}
+		rows   int // rows in groups
+		seq    uint64
 	)
 	flush := func() error {
 		if len(groups) == 0 {
 			return nil
 		}
 		b := groups
-		groups, index = nil, map[string]*emailGroup{}
+		groups, index, rows = nil, map[string]*emailGroup{}, 0
 		if err := im.lookup(workCtx, b, chains); err != nil {
 			// The rows of b never ran: they are pending, to be resumed.
 			for _, gr := range b {
@@ -379,6 +538,8 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 			return nil
 		}
 	}
+	statusCol := m.StatusColumn()
+	width := len(rd.Header())
 	for {
 		if ctx.Err() != nil || stop.Load() != nil {
 			return false, flush()
@@ -393,39 +554,62 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 			}
 			return false, fmt.Errorf("read input: %w", err)
 		}
-		if o.journal.isDone(row.Line) {
+		if row.Blank {
+			im.counts.blank.Add(1)
 			continue
+		}
+		if !im.opts.Recheck && o.journal.doneDigest(row.Line) != 0 {
+			continue // checked against the input before the run
 		}
 		im.counts.read.Add(1)
+		rr := reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}
+		digest := rowDigest(&row)
+		n := seq
+		seq++
 		if row.Err != nil {
-			o.finish(row.Line, row.Cells, statusFailed, row.Err.Error())
+			im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
+			o.finish(n, rr, digest, statusFailed, row.Err.Error())
 			continue
 		}
-		rec, err := m.Convert(row.Cells, row.Line)
+		rec, err := m.Convert(withoutEmptyExtras(row.Cells, width), row.Line)
 		if err != nil {
-			o.finish(row.Line, row.Cells, statusFailed, err.Error())
+			o.finish(n, rr, digest, statusFailed, err.Error())
 			continue
 		}
-		rowLists, err := lists.forRow(workCtx, rec.Lists)
+		rowLists, err := lists.forRow(rec.Lists)
 		if err != nil {
-			o.finish(row.Line, row.Cells, statusFailed, err.Error())
+			o.finish(n, rr, digest, statusFailed, fmt.Sprintf("line %d, %v", row.Line, err))
 			continue
 		}
-		t := &rowTask{line: row.Line, cells: row.Cells, rec: rec, lists: rowLists}
+		t := &rowTask{seq: n, row: rr, digest: digest, rec: rec, lists: rowLists}
+		if statusCol >= 0 && statusCol < len(row.Cells) {
+			t.status = strings.TrimSpace(row.Cells[statusCol])
+		}
 		email := rec.Contact.EmailAddress
+		rows++
 		if gr, ok := index[email]; ok {
 			gr.rows = append(gr.rows, t)
-			continue
+		} else {
+			gr := &emailGroup{email: email, rows: []*rowTask{t}}
+			index[email] = gr
+			groups = append(groups, gr)
 		}
-		gr := &emailGroup{email: email, rows: []*rowTask{t}}
-		index[email] = gr
-		groups = append(groups, gr)
-		if len(groups) == batchSize {
+		if len(groups) == batchSize || rows >= maxBatchRows {
 			if err := flush(); err != nil {
 				return false, err
 			}
 		}
 	}
+}
+
+// withoutEmptyExtras drops the empty cells a spreadsheet leaves beyond the
+// header's width (a trailing delimiter), which hold nothing to lose; the
+// report still shows every cell as read.
+func withoutEmptyExtras(cells []string, width int) []string {
+	if len(cells) <= width || !blank(cells[width:]) {
+		return cells
+	}
+	return cells[:width]
 }
 
 // lookup registers each group in the email chains, then searches the
@@ -479,13 +663,4 @@ func (c *chainMap) release(gr *emailGroup) {
 	if c.m[gr.email] == gr.link {
 		delete(c.m, gr.email)
 	}
-}
-
-func hasListsColumn(m *mapping.Mapping) bool {
-	for _, c := range m.Columns() {
-		if c.Field == "ContactLists" {
-			return true
-		}
-	}
-	return false
 }

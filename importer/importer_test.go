@@ -208,7 +208,11 @@ func TestImportCreateUpdateUnchangedRequestEconomy(t *testing.T) {
 				t.Fatalf("summary %+v", sum)
 			}
 			after := e.sb.Stats()
-			perRow := float64(after.Requests-before.Requests) / n
+			// One read of the lists per run checks --list before any row.
+			if got := after.ByRoute["GET /lists"] - before.ByRoute["GET /lists"]; got != 1 {
+				t.Errorf("%d reads of the lists, want 1", got)
+			}
+			perRow := float64(after.Requests-before.Requests-1) / n
 			if perRow > tt.maxPerRow {
 				t.Errorf("%.3f requests per row, want at most %.2f", perRow, tt.maxPerRow)
 			}
@@ -324,7 +328,8 @@ func TestImportModesEmptyListsAndDoNotMail(t *testing.T) {
 		{"state against the kept country fails before any PUT", nil,
 			"Email,State\ncanada@example.com,MA\n",
 			func(t *testing.T, s *importer.Summary, cs map[string]*ctct.Contact) {
-				if s.Failed != 1 || s.Requests != 2 || cs["canada@example.com"].StateCode != "ON" {
+				// The lists, the search and the GET; no PUT.
+				if s.Failed != 1 || s.Requests != 3 || cs["canada@example.com"].StateCode != "ON" {
 					t.Errorf("summary %+v", s)
 				}
 			}},
@@ -383,7 +388,7 @@ func TestImportErrorReportFedBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(recs[0], ","); got != "Email,First Name,Notes,_line,_status,_error" {
+	if got := strings.Join(recs[0], ","); got != "Email,First Name,Notes,_line,_status,_error,_extra,_raw" {
 		t.Errorf("report header %q", got)
 	}
 	lines := map[string]string{}
@@ -537,8 +542,15 @@ func TestImportFatalOnDeadServer(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "sandbox-password") {
 		t.Fatalf("err = %v, want a connection error without secrets", err)
 	}
-	if sum == nil || sum.Pending != 10 || sum.Stopped != importer.StopFatal {
-		t.Errorf("summary %+v", sum)
+	// The lists are read before the first row: the run stops there, with
+	// nothing written and no row started.
+	if sum != nil {
+		t.Errorf("summary %+v, want none", sum)
+	}
+	for _, p := range []string{e.options().JournalPath, e.options().ReportPath} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s written by a run that could not start: %v", p, err)
+		}
 	}
 }
 

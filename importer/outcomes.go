@@ -3,25 +3,93 @@ package importer
 import (
 	"context"
 	"fmt"
-	"strings"
+	"sync"
 
 	"ctctbulk/ctct"
+	"ctctbulk/mapping"
 )
 
-// outcomes records the end of each row: the counters, the error report for
-// rows that did not succeed, and the journal. Safe for concurrent use.
+// outcome is the end of one row, waiting for its turn to be written.
+type outcome struct {
+	row    reportRow
+	digest uint64
+	status string
+	reason string
+}
+
+// outcomes records the end of each row in input order: first the error
+// report (for rows that did not succeed), then the journal, then the
+// counters, so that what the summary says can be rebuilt from the files
+// and a crash between two writes repeats a report line rather than losing
+// it. Rows finish out of order (workers run in parallel); each carries the
+// sequence number the reader gave it, and a row is written once every row
+// before it is. When a write fails, nothing more is written: the run stops
+// and the rows left are pending, for --resume. Safe for concurrent use.
 type outcomes struct {
 	im      *Importer
 	journal *journal
 	report  *report
+	// stop is called once, with the first write error.
+	stop func(error)
+
+	mu      sync.Mutex
+	next    uint64 // sequence number of the next row to write
+	waiting map[uint64]outcome
+	err     error
 }
 
-// finish records one row's outcome. The report is written before the
-// journal, so that a crash between the two repeats a report line rather
-// than losing it.
-func (o *outcomes) finish(line int, cells []string, status, reason string) {
+func newOutcomes(im *Importer, j *journal, rep *report, stop func(error)) *outcomes {
+	return &outcomes{im: im, journal: j, report: rep, stop: stop, waiting: map[uint64]outcome{}}
+}
+
+// finish records the outcome of the row with sequence number seq.
+func (o *outcomes) finish(seq uint64, row reportRow, digest uint64, status, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.waiting[seq] = outcome{row: row, digest: digest, status: status, reason: reason}
+	for {
+		x, ok := o.waiting[o.next]
+		if !ok {
+			return
+		}
+		delete(o.waiting, o.next)
+		o.next++
+		o.write(x)
+	}
+}
+
+// drain writes, in input order, the outcomes still waiting behind rows that
+// will not finish in this run (the run stopped).
+func (o *outcomes) drain() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for len(o.waiting) > 0 {
+		if x, ok := o.waiting[o.next]; ok {
+			delete(o.waiting, o.next)
+			o.write(x)
+		}
+		o.next++
+	}
+}
+
+// write records one outcome; o.mu is held.
+func (o *outcomes) write(x outcome) {
 	c := &o.im.counts
-	switch status {
+	if o.err != nil {
+		c.pending.Add(1)
+		return
+	}
+	if x.status == statusSkipped || x.status == statusFailed {
+		if err := o.report.add(x.row, x.status, x.reason); err != nil {
+			o.fail(err)
+			return
+		}
+	}
+	if err := o.journal.add(x.row.line, x.digest, x.status); err != nil {
+		o.fail(fmt.Errorf("write journal %s: %w", o.journal.path, err))
+		return
+	}
+	switch x.status {
 	case statusCreated:
 		c.created.Add(1)
 	case statusUpdated:
@@ -33,73 +101,82 @@ func (o *outcomes) finish(line int, cells []string, status, reason string) {
 	default:
 		c.failed.Add(1)
 	}
-	if status == statusSkipped || status == statusFailed {
-		o.report.add(line, cells, status, reason)
-	}
-	o.journal.add(line, status)
 }
 
-// listResolver turns --list values and ContactLists cells (numeric ids or
-// exact list names) into list memberships. Numeric ids are taken as they
-// are (the server refuses an unknown one, and that row's report says so),
-// so that an import by ids costs no extra request; the account's lists are
-// read once, the first time a name is met. Not safe for concurrent use: the
-// reading stage alone calls it.
+// fail keeps the first write error, counts the row as pending and stops
+// the run; o.mu is held.
+func (o *outcomes) fail(err error) {
+	o.err = err
+	o.im.counts.pending.Add(1)
+	o.stop(err)
+}
+
+// writeErr returns the first write error, if any.
+func (o *outcomes) writeErr() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+// listResolver turns --list values and ContactLists cells (list numbers or
+// names, ctct.FindList's rule) into list memberships. The account's lists
+// are read once, before the first row, when any list is named: an unknown
+// --list is then a usage error before anything is sent, and an unknown list
+// in a ContactLists cell fails that row alone. Not safe for concurrent
+// use: the reading stage alone calls it.
 type listResolver struct {
 	client Client
-	byName map[string]string // lower-cased name -> number; nil until read
+	lists  []ctct.List
 	global []ctct.ListMembership
+	byCell map[string]string // a ContactLists entry -> list URI, or "" when unknown
 }
 
-func newListResolver(ctx context.Context, client Client, global []string) (*listResolver, error) {
-	r := &listResolver{client: client}
+// ErrUnknownList is returned when a --list value names no list.
+var ErrUnknownList = fmt.Errorf("unknown list")
+
+// newListResolver reads the account's lists when --list is given or the
+// file has a ContactLists column, and resolves the --list values.
+func newListResolver(ctx context.Context, client Client, global []string, m *mapping.Mapping) (*listResolver, error) {
+	r := &listResolver{client: client, byCell: map[string]string{}}
+	if len(global) == 0 && !m.HasListsColumn() {
+		return r, nil
+	}
+	lists, err := client.Lists(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the account's lists: %w", err)
+	}
+	r.lists = lists
 	for _, g := range global {
-		n, err := r.resolve(ctx, g)
+		l, err := ctct.FindList(lists, g)
 		if err != nil {
-			return nil, &MappingError{Err: fmt.Errorf("--list %w", err)}
+			return nil, &RefusedError{Err: fmt.Errorf("%w: --list %s: %w", ErrUnknownList, g, err)}
 		}
-		r.global = appendList(r.global, client.ListURI(n))
+		r.global = appendList(r.global, client.ListURI(ctct.Number(l.ID)))
 	}
 	return r, nil
 }
 
-// resolve returns the number of the list named by v (a number or a name).
-func (r *listResolver) resolve(ctx context.Context, v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if isNumber(v) {
-		return v, nil
-	}
-	if r.byName == nil {
-		lists, err := r.client.Lists(ctx)
-		if err != nil {
-			return "", fmt.Errorf("%q: read the account's lists: %w", v, err)
-		}
-		r.byName = map[string]string{}
-		for _, l := range lists {
-			// System lists (active, removed, do-not-mail) cannot be joined.
-			if n := ctct.Number(l.ID); isNumber(n) {
-				r.byName[strings.ToLower(l.Name)] = n
-			}
-		}
-	}
-	if n, ok := r.byName[strings.ToLower(v)]; ok {
-		return n, nil
-	}
-	return "", fmt.Errorf("%q: no list has this name (see ctctbulk lists)", v)
-}
-
 // forRow returns the run's lists plus the row's.
-func (r *listResolver) forRow(ctx context.Context, row []string) ([]ctct.ListMembership, error) {
+func (r *listResolver) forRow(row []string) ([]ctct.ListMembership, error) {
 	if len(row) == 0 {
 		return r.global, nil
 	}
 	out := append([]ctct.ListMembership(nil), r.global...)
 	for _, v := range row {
-		n, err := r.resolve(ctx, v)
-		if err != nil {
-			return nil, fmt.Errorf("column ContactLists: list %w", err)
+		uri, ok := r.byCell[v]
+		if !ok {
+			if l, err := ctct.FindList(r.lists, v); err == nil {
+				uri = r.client.ListURI(ctct.Number(l.ID))
+			}
+			if len(r.byCell) < 10000 {
+				r.byCell[v] = uri
+			}
 		}
-		out = appendList(out, r.client.ListURI(n))
+		if uri == "" {
+			_, err := ctct.FindList(r.lists, v)
+			return nil, fmt.Errorf("column ContactLists: %w", err)
+		}
+		out = appendList(out, uri)
 	}
 	return out, nil
 }
@@ -113,14 +190,9 @@ func appendList(ls []ctct.ListMembership, id string) []ctct.ListMembership {
 	return append(ls, ctct.ListMembership{ID: id})
 }
 
-func isNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
+// RefusedError is a run that refused to start: an unknown list, a journal
+// of another input, target or run. Nothing was sent and nothing written.
+type RefusedError struct{ Err error }
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }

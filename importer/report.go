@@ -1,117 +1,161 @@
 package importer
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
-	"sync"
+	"strings"
+
+	"golang.org/x/text/encoding"
 )
 
-// reportColumns are the columns the error report adds to the input's own.
-var reportColumns = [...]string{"_line", "_status", "_error"}
+// Columns the error report adds to the input's own: the row's physical
+// line, its outcome and why, the cells beyond the header's (as CSV text in
+// the input's delimiter) and, for a malformed stretch, its text as read.
+const (
+	colLine   = "_line"
+	colStatus = "_status"
+	colError  = "_error"
+	colExtra  = "_extra"
+	colRaw    = "_raw"
+)
+
+var reportColumns = [...]string{colLine, colStatus, colError, colExtra, colRaw}
+
+func isReportColumn(h string) bool {
+	for _, c := range reportColumns {
+		if h == c {
+			return true
+		}
+	}
+	return false
+}
+
+// reportRow is what the report keeps of one input row.
+type reportRow struct {
+	line  int
+	cells []string // as read, extra cells included
+	raw   string   // a malformed stretch's text, else ""
+}
 
 // report is the error report: the input's header and cells of every row
-// that did not succeed, plus _line, _status and _error, with the input's
-// delimiter, so that it can be fed straight back to import. The file is
-// created (mode 0600) with the first row it holds. Safe for concurrent use.
+// that did not succeed, plus _line, _status, _error, _extra and _raw, with
+// the input's delimiter and encoding, so that it can be fed straight back
+// to import. It is created (mode 0600) when the run starts, before any
+// request, so that a report that cannot be written stops the run at once;
+// a report that ends with no row is removed. Not safe for concurrent use:
+// the outcomes' sequencer alone writes it, in input order.
 type report struct {
 	path   string
 	header []string
-	keep   []int // indexes of the input columns copied (not an earlier report's _line, _status, _error)
+	keep   []int // indexes of the input columns copied (not an earlier report's own columns)
+	width  int   // the input header's number of cells
 	comma  rune
-	resume bool
 
-	mu    sync.Mutex
 	f     *os.File
+	bw    *bufio.Writer
 	w     *csv.Writer
-	n     int
-	err   error
-	wrote bool
+	n     int  // rows this run wrote
+	had   bool // the file held rows of an earlier run when opened
+	extra strings.Builder
 }
 
-// openReport prepares the report at path. Unless resuming, a report left by
-// an earlier run is removed so that what is there afterwards is this run's.
-func openReport(path string, header []string, comma rune, resume bool) (*report, error) {
-	r := &report{path: path, comma: comma, resume: resume}
+// openReport creates the report at path (replacing an earlier run's unless
+// resuming, where rows are appended), writing in enc when it is not nil.
+func openReport(path string, header []string, comma rune, enc *encoding.Encoder, resume bool) (*report, error) {
+	r := &report{path: path, comma: comma, width: len(header)}
 	for i, h := range header {
-		if h == reportColumns[0] || h == reportColumns[1] || h == reportColumns[2] {
+		if isReportColumn(h) {
 			continue
 		}
 		r.keep = append(r.keep, i)
 		r.header = append(r.header, h)
 	}
 	r.header = append(r.header, reportColumns[:]...)
-	if !resume {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("remove old error report: %w", err)
-		}
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if resume {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open error report: %w", err)
+	}
+	r.f = f
+	var out io.Writer = f
+	if enc != nil {
+		out = encoding.ReplaceUnsupported(enc).Writer(f)
+	}
+	r.bw = bufio.NewWriter(out)
+	r.w = csv.NewWriter(r.bw)
+	r.w.Comma = comma
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		r.had = true // resuming: the header is there
+		return r, nil
+	}
+	if err := r.write(r.header); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write error report: %w", err)
 	}
 	return r, nil
 }
 
-func (r *report) open() error {
-	flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	st, statErr := os.Stat(r.path)
-	f, err := os.OpenFile(r.path, flags, 0o600)
-	if err != nil {
-		return fmt.Errorf("open error report: %w", err)
-	}
-	r.f = f
-	r.w = csv.NewWriter(f)
-	r.w.Comma = r.comma
-	if statErr == nil && st.Size() > 0 {
-		return nil // resuming: the header is there
-	}
-	return r.w.Write(r.header)
-}
-
-// add writes one row. The first write error is kept and returned by close.
-func (r *report) add(line int, cells []string, status, reason string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return
-	}
-	if r.f == nil {
-		if r.err = r.open(); r.err != nil {
-			return
-		}
-	}
+// add writes one row and flushes it to the file.
+func (r *report) add(row reportRow, status, reason string) error {
 	rec := make([]string, 0, len(r.header))
 	for _, i := range r.keep {
-		if i < len(cells) {
-			rec = append(rec, cells[i])
+		if i < len(row.cells) {
+			rec = append(rec, row.cells[i])
 		} else {
 			rec = append(rec, "")
 		}
 	}
-	rec = append(rec, strconv.Itoa(line), status, reason)
-	if r.err = r.w.Write(rec); r.err != nil {
-		return
+	extra := ""
+	if len(row.cells) > r.width {
+		r.extra.Reset()
+		w := csv.NewWriter(&r.extra)
+		w.Comma = r.comma
+		_ = w.Write(row.cells[r.width:]) // a strings.Builder does not fail
+		w.Flush()
+		extra = strings.TrimSuffix(r.extra.String(), "\n")
+	}
+	rec = append(rec, strconv.Itoa(row.line), status, reason, extra, row.raw)
+	if err := r.write(rec); err != nil {
+		return fmt.Errorf("write error report %s: %w", r.path, err)
+	}
+	r.n++
+	return nil
+}
+
+func (r *report) write(rec []string) error {
+	if err := r.w.Write(rec); err != nil {
+		return err
 	}
 	r.w.Flush()
-	r.err = r.w.Error()
-	r.n++
+	if err := r.w.Error(); err != nil {
+		return err
+	}
+	return r.bw.Flush()
 }
 
 // rows is the number of rows this run wrote.
-func (r *report) rows() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n
-}
+func (r *report) rows() int { return r.n }
 
+// close syncs and closes the report, and removes it when it holds no row.
 func (r *report) close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.f == nil {
-		return r.err
+		return nil
 	}
-	r.w.Flush()
-	err := errors.Join(r.err, r.w.Error(), r.f.Sync(), r.f.Close())
+	err := errors.Join(r.f.Sync(), r.f.Close())
 	r.f = nil
+	if err == nil && r.n == 0 && !r.had {
+		if rerr := os.Remove(r.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = rerr
+		}
+	}
 	return err
 }

@@ -59,7 +59,7 @@ func (im *Importer) runGroup(ctx context.Context, gr *emailGroup, chains *chainM
 			next = contactState{} // unknown after a failed request
 		}
 		state = next
-		o.finish(t.line, t.cells, res.status, res.reason)
+		o.finish(t.seq, t.row, t.digest, res.status, res.reason)
 	}
 	return nil
 }
@@ -109,6 +109,56 @@ func (im *Importer) refresh(ctx context.Context, email string) (contactState, er
 // applyRow applies one row given what is known of its contact, and returns
 // the outcome and the contact's state afterwards.
 func (im *Importer) applyRow(ctx context.Context, t *rowTask, state contactState) (rowResult, contactState, error) {
+	switch {
+	case strings.EqualFold(t.status, ctct.StatusDoNotMail):
+		return im.optOutRow(ctx, t, state)
+	case strings.EqualFold(t.status, ctct.StatusRemoved):
+		return rowResult{statusSkipped, "Status is Removed in the input: the contact was on no list there, and importing it would subscribe it to this import's lists (empty the Status cell to import it)"}, state, nil
+	}
+	return im.upsertRow(ctx, t, state)
+}
+
+// optOutRow carries a row's Do Not Mail over (--opt-outs carry): an
+// existing contact is opted out (its other values are not applied), a new
+// one is created with the row's values and then opted out, whatever --mode
+// says, since an opt-out must never be lost. With --opt-outs skip the row
+// is skipped. Either way no contact is made or left Active by this row.
+func (im *Importer) optOutRow(ctx context.Context, t *rowTask, state contactState) (rowResult, contactState, error) {
+	if im.opts.OptOuts == OptOutsSkip {
+		return rowResult{statusSkipped, "Status is Do Not Mail in the input: skipped (--opt-outs skip)"}, state, nil
+	}
+	done := statusUpdated
+	cur := state.contact
+	if cur == nil {
+		res, next, err := im.upsertRow(ctx, t, state)
+		if err != nil || res.status != statusCreated {
+			// A new contact that could not be made (no list, a field
+			// rule, a failed create) fails the row as any other.
+			return res, next, err
+		}
+		done, cur = statusCreated, next.contact
+	}
+	if cur.Status == ctct.StatusDoNotMail {
+		return rowResult{status: statusUnchanged}, contactState{known: true, contact: cur}, nil
+	}
+	if err := im.client.OptOut(ctx, cur.ID); err != nil {
+		if stopsRun(ctx, err) {
+			return rowResult{}, contactState{}, err
+		}
+		what := "the contact"
+		if done == statusCreated {
+			what = "the contact was created, but it"
+		}
+		return rowResult{statusFailed, fmt.Sprintf("Status is Do Not Mail in the input, and %s could not be opted out: %s; import the row again to opt it out", what, describe(err))}, contactState{}, nil
+	}
+	im.counts.optedOut.Add(1)
+	out := cur.Clone()
+	out.Status, out.Lists = ctct.StatusDoNotMail, nil
+	return rowResult{status: done}, contactState{known: true, contact: out}, nil
+}
+
+// upsertRow creates or updates the row's contact as --mode says.
+func (im *Importer) upsertRow(ctx context.Context, t *rowTask, state contactState) (rowResult, contactState, error) {
 	for attempt := 1; ; attempt++ {
 		if state.contact != nil {
 			return im.updateRow(ctx, t, state.contact, false)

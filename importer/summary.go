@@ -12,20 +12,30 @@ import (
 
 // Summary is the account of a run. Created + Updated + Unchanged + Skipped
 // + Failed + Pending = Read; rows done by earlier runs of a resumed import
-// are counted in Resumed (and by outcome in Earlier) only.
+// are counted in Resumed (and by outcome in Earlier) only. Blank lines are
+// not rows: they are counted in Blank alone.
 type Summary struct {
-	DryRun    bool  `json:"dry_run"`
-	Read      int64 `json:"rows_read"`
-	Created   int64 `json:"created"`
-	Updated   int64 `json:"updated"`
-	Unchanged int64 `json:"unchanged"`
-	Skipped   int64 `json:"skipped"`
-	Failed    int64 `json:"failed"`
+	// Target is the account or sandbox the rows went to ("" for a dry run).
+	Target    string `json:"target,omitempty"`
+	DryRun    bool   `json:"dry_run"`
+	Read      int64  `json:"rows_read"`
+	Created   int64  `json:"created"`
+	Updated   int64  `json:"updated"`
+	Unchanged int64  `json:"unchanged"`
+	Skipped   int64  `json:"skipped"`
+	Failed    int64  `json:"failed"`
 	// Pending rows were read but not finished when the run stopped; a
 	// --resume does them.
-	Pending int64            `json:"pending"`
-	Resumed int64            `json:"resumed"`
-	Earlier map[string]int64 `json:"earlier_runs,omitempty"`
+	Pending int64 `json:"pending"`
+	// Blank is the lines with no value (empty, or delimiters only);
+	// Unparsed the physical lines of malformed stretches, each stretch a
+	// failed row in the report; OptedOut the contacts opted out because
+	// their row's Status was Do Not Mail (counted in Created or Updated).
+	Blank    int64            `json:"blank_lines"`
+	Unparsed int64            `json:"unparsed_lines"`
+	OptedOut int64            `json:"opted_out"`
+	Resumed  int64            `json:"resumed"`
+	Earlier  map[string]int64 `json:"earlier_runs,omitempty"`
 	// Valid and PlannedRequests are set by a dry run: the rows that passed
 	// validation and the most requests a real run would send.
 	Valid           int64 `json:"valid,omitempty"`
@@ -52,6 +62,10 @@ func (im *Importer) summary() *Summary {
 		DryRun: im.opts.DryRun, Read: c.read.Load(), Created: c.created.Load(), Updated: c.updated.Load(),
 		Unchanged: c.unchanged.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(),
 		Pending: c.pending.Load(), Valid: c.valid.Load(), Earlier: im.earlier,
+		Blank: c.blank.Load(), Unparsed: c.unparsed.Load(), OptedOut: c.optedOut.Load(),
+	}
+	if !im.opts.DryRun {
+		s.Target = im.opts.Target
 	}
 	for _, n := range im.earlier {
 		s.Resumed += n
@@ -81,6 +95,9 @@ func (s *Summary) Finished() int64 {
 // WriteText writes the human summary.
 func (s *Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
+	if s.Target != "" {
+		fmt.Fprintf(&b, "target: %s\n", s.Target)
+	}
 	if s.DryRun {
 		fmt.Fprintf(&b, "dry run: %d rows read, %d valid, %d invalid\n", s.Read, s.Valid, s.Failed)
 		fmt.Fprintf(&b, "a real run would send at most %d requests\n", s.PlannedRequests)
@@ -91,11 +108,20 @@ func (s *Summary) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, ", not finished %d", s.Pending)
 		}
 		b.WriteString("\n")
+		if s.OptedOut > 0 {
+			fmt.Fprintf(&b, "opted out %d contacts whose row said Do Not Mail\n", s.OptedOut)
+		}
 		if s.Resumed > 0 {
 			fmt.Fprintf(&b, "resumed: %d rows were done by earlier runs (created %d, updated %d, unchanged %d, skipped %d, failed %d)\n",
 				s.Resumed, s.Earlier[statusCreated], s.Earlier[statusUpdated], s.Earlier[statusUnchanged], s.Earlier[statusSkipped], s.Earlier[statusFailed])
 		}
 		fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, ctct.Counters{ByMethod: s.ByMethod}.MethodsText(), s.Retries, s.Throttled)
+	}
+	if s.Blank > 0 {
+		fmt.Fprintf(&b, "blank lines %d (no value in any cell): ignored\n", s.Blank)
+	}
+	if s.Unparsed > 0 {
+		fmt.Fprintf(&b, "unparsed lines %d: malformed CSV, each stretch reported with its text\n", s.Unparsed)
 	}
 	fmt.Fprintf(&b, "elapsed %s, %.1f rows/s", (time.Duration(s.ElapsedSeconds * float64(time.Second))).Round(time.Millisecond), s.RowsPerSecond)
 	if !s.DryRun {

@@ -137,10 +137,19 @@ type Mapping struct {
 	acc     []func(*ctct.Contact) *string
 	lists   int // column of ContactLists, -1 when none
 	state   int // index in plan of StateCode, -1 when not mapped
+	status  int // column of the read-only Status, -1 when none
 
 	chunks  sync.Pool // of *[]Record, see newRecord
 	scratch sync.Pool // of *Record, see Validate
 }
+
+// StatusColumn returns the index of the column that holds the read-only
+// Status (an export's), or -1. The import does not set a status from it,
+// but must not make a contact that opted out Active again.
+func (m *Mapping) StatusColumn() int { return m.status }
+
+// HasListsColumn reports whether a column maps to ContactLists.
+func (m *Mapping) HasListsColumn() bool { return m.lists >= 0 }
 
 // Header returns the input header as given to Resolve.
 func (m *Mapping) Header() []string { return slices.Clone(m.header) }
@@ -213,7 +222,7 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 		exp[i] = f
 	}
 
-	m := &Mapping{header: slices.Clone(header), lists: -1, state: -1}
+	m := &Mapping{header: slices.Clone(header), lists: -1, state: -1, status: -1}
 	var warnings []string
 	byField := map[string][]int{}
 	for i, h := range header {
@@ -235,6 +244,9 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 			}
 		} else if t.kind == kindReadOnly {
 			col.Reason = ReasonReadOnly
+			if t.name == "Status" && m.status < 0 {
+				m.status = i
+			}
 		} else {
 			col.Field = t.name
 		}
