@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type chaosOptions struct {
 	failRate float64
 	dropRate float64
 	jitter   time.Duration
+	messy    bool
 }
 
 // parseChaos parses the flags of `bench chaos` (before anything is built).
@@ -43,6 +45,7 @@ func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
 	flags.Float64Var(&o.failRate, "fail-rate", 0.1, "sandbox --fail-rate")
 	flags.Float64Var(&o.dropRate, "drop-rate", 0.02, "sandbox --drop-rate")
 	flags.DurationVar(&o.jitter, "jitter", 20*time.Millisecond, "sandbox --jitter")
+	flags.BoolVar(&o.messy, "messy", true, "malformed and blank lines in the input, rows appended between kills, and once a line inserted that a resume must refuse (then --recheck)")
 	if err := flags.Parse(args); err != nil {
 		return o, err
 	}
@@ -89,11 +92,18 @@ type chaos struct {
 	// run (failed rows of every run of the resumed import).
 	reportRows  int
 	reportLines []string // "line L: status: reason" of the first few
-	exportRun   *cliRun
-	export      exportSummary
-	diff        stateDiff
-	exported    int
-	faults      sandboxStats
+	// malformed is the malformed lines the input holds (-messy): each must
+	// be a row of the report. total is the rows at the end, appended ones
+	// included; refused says whether the resume after the inserted line
+	// was refused (exit 2) as it must be.
+	malformed int
+	total     int
+	refused   string
+	exportRun *cliRun
+	export    exportSummary
+	diff      stateDiff
+	exported  int
+	faults    sandboxStats
 	// apiNote and apiExamples are the direct read of the account, made
 	// when the export differs from the input.
 	apiNote     string
@@ -123,10 +133,15 @@ func killPlan(seed uint64, rows, kills int) ([]int64, []time.Duration) {
 	return at, delays
 }
 
-func (c *chaos) run(ctx context.Context) error {
+func (c *chaos) run(ctx context.Context) (err error) {
 	e, o := c.e, c.o
 	input := filepath.Join(e.dir, fmt.Sprintf("chaos-%d.csv", o.rows))
-	if _, err := writeInput(input, o.seed, o.rows, 0); err != nil {
+	c.total = o.rows
+	if o.messy {
+		if c.malformed, err = writeMessyInput(input, o.seed, o.rows); err != nil {
+			return err
+		}
+	} else if _, err := writeInput(input, o.seed, o.rows, 0); err != nil {
 		return err
 	}
 	cfg := sandboxConfig{DB: filepath.Join(e.dir, "chaos.db"), FailRate: o.failRate, DropRate: o.dropRate,
@@ -149,6 +164,13 @@ func (c *chaos) run(ctx context.Context) error {
 		args := slices.Clone(base)
 		if i > 0 {
 			args = append(args, "--resume")
+			if o.messy {
+				extra, err := c.edit(ctx, sb, input, i, base)
+				if err != nil {
+					return err
+				}
+				args = append(args, extra...)
+			}
 		}
 		args = append(args, "--summary-json", filepath.Join(e.dir, fmt.Sprintf("chaos-run%d.json", i)), input)
 		p, err := startCLI(e, clientEnv(sb.URL), args...)
@@ -230,7 +252,7 @@ func (c *chaos) run(ctx context.Context) error {
 		return err
 	}
 	c.exported = rows
-	want := expectedState(o.seed, o.rows, 0)
+	want := expectedState(o.seed, c.total, 0)
 	c.diff = compareState(want, got)
 	if !c.diff.ok() {
 		// Tell the importer's losses from the exporter's: read the account
@@ -246,6 +268,35 @@ func (c *chaos) run(ctx context.Context) error {
 		c.apiExamples = d.Examples
 	}
 	return nil
+}
+
+// edit changes the input before resumed run i (-messy): rows appended at
+// the end every time; before the first resume, a blank line inserted
+// after the header, which a resume must refuse; the run then goes on with
+// --recheck, whose extra arguments edit returns.
+func (c *chaos) edit(ctx context.Context, sb *sandboxProc, input string, i int, base []string) ([]string, error) {
+	add := max(c.o.rows/20, 1)
+	if err := appendRows(input, c.o.seed, c.total, c.total+add); err != nil {
+		return nil, err
+	}
+	c.total += add
+	c.logf("appended %d rows before run %d (%d rows now)", add, i+1, c.total)
+	if i != 1 {
+		return nil, nil
+	}
+	if err := insertBlankLine(input); err != nil {
+		return nil, err
+	}
+	r, err := runCLI(ctx, c.e, clientEnv(sb.URL), runLimit, append(slices.Clone(base), "--resume", input)...)
+	if err != nil {
+		return nil, err
+	}
+	c.refused = fmt.Sprintf("exit %d", r.Exit)
+	if r.Exit == 2 && strings.Contains(r.Stderr, "--recheck") {
+		c.refused = "refused, exit 2"
+	}
+	c.logf("a blank line inserted after the header: the resume %s; going on with --recheck", c.refused)
+	return []string{"--recheck"}, nil
 }
 
 func (c *chaos) add(name, target, got string, ok bool) {
@@ -274,10 +325,17 @@ func (c *chaos) report(elapsed time.Duration, err error) {
 	if err != nil {
 		c.add("suite ran to the end", "yes", "no (see below)", false)
 	} else {
-		c.add("import completed", "last run exit 0", strconv.Itoa(c.finalExit), c.finalExit == 0)
-		c.add("rows in the error report", "0", strconv.Itoa(c.reportRows), c.reportRows == 0)
+		wantExit := 0
+		if c.malformed > 0 {
+			wantExit = 3 // the malformed lines are failed rows
+		}
+		c.add("import completed", fmt.Sprintf("last run exit %d", wantExit), strconv.Itoa(c.finalExit), c.finalExit == wantExit)
+		c.add("rows in the error report", fmt.Sprintf("%d (the malformed lines)", c.malformed), strconv.Itoa(c.reportRows), c.reportRows == c.malformed)
+		if c.o.messy && c.o.kills > 0 {
+			c.add("resume of an edited input", "refused, exit 2", c.refused, c.refused == "refused, exit 2")
+		}
 		c.add("kills survived", strconv.Itoa(c.o.kills), strconv.Itoa(c.survived), c.survived == c.o.kills)
-		c.add("export rows", strconv.Itoa(c.o.rows), strconv.Itoa(c.exported), c.exported == c.o.rows)
+		c.add("export rows", strconv.Itoa(c.total), strconv.Itoa(c.exported), c.exported == c.total)
 		c.add("lost rows", "0", strconv.Itoa(c.diff.Lost), c.diff.Lost == 0)
 		c.add("duplicate contacts", "0", strconv.Itoa(c.diff.Duplicates), c.diff.Duplicates == 0)
 		c.add("wrong fields", "0", fmt.Sprintf("%d (in %d contacts)", c.diff.WrongFields, c.diff.WrongRows), c.diff.WrongFields == 0)

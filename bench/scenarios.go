@@ -41,11 +41,11 @@ const (
 func scenarios() []scenario {
 	return []scenario{
 		{"import-new", "import 1,000 new contacts, --rate 100 --workers 8, sandbox --latency 20ms",
-			"exit 0; requests/row <= 1.02; rate ratio >= 0.95; state exact", false, scenImportNew},
+			"exit 0; requests/row <= 1.02 (+1 lists read per run); rate ratio >= 0.95; state exact", false, scenImportNew},
 		{"import-updated", "the same 1,000 rows with every value changed, --rate 100 --workers 8, sandbox --latency 20ms",
-			"exit 0; requests/row <= 2.02; rate ratio >= 0.95; state exact", false, scenImportUpdated},
+			"exit 0; requests/row <= 2.02 (+1 lists read per run); rate ratio >= 0.95; state exact", false, scenImportUpdated},
 		{"import-unchanged", "the changed file imported again, --rate 100 --workers 8, sandbox --latency 20ms",
-			"exit 0; requests/row <= 1.02 with 0 PUT; all unchanged", false, scenImportUnchanged},
+			"exit 0; requests/row <= 1.02 (+1 lists read) with 0 PUT; all unchanged", false, scenImportUnchanged},
 		{"dry-run-1m", "import --dry-run of 1,000,000 generated rows vs an encoding/csv-only read of the same file",
 			"time <= 3x encoding/csv; peak RSS < 64 MB", false, scenDryRun},
 		{"export-full-5k", "full export of 5,000 seeded contacts, --rate 100 --workers 8, sandbox --latency 20ms",
@@ -60,6 +60,8 @@ func scenarios() []scenario {
 			"exit 0; throttles happen and are retried; state exact", false, scenRateOver},
 		{"kill-resume", "import of 2,000 rows at sandbox --fail-rate 0.05, kill -9 half way, then --resume",
 			"kill lands mid-run; resumed run exit 0; state exact", false, scenKillResume},
+		{"dup-emails-200k", "import of 200,000 rows repeating 3 emails, --rate 1000 --workers 8",
+			"exit 0; 3 created, the rest unchanged; peak RSS < 64 MB", false, scenDupEmails200k},
 		{"export-full-100k", "full export of the 100,000 seeded contacts, --rate 1000 --workers 8 (~100,000 requests)",
 			"exit 0; every contact; requests <= N + N/50 + 3; peak RSS < 64 MB", true, scenExportFull100k},
 	}
@@ -212,7 +214,7 @@ func scenImportNew(ctx context.Context, e *env) (*result, error) {
 		return res, err
 	}
 	res.add("created", strconv.FormatInt(res.Rows, 10), strconv.FormatInt(s.Created, 10), s.Created == res.Rows)
-	res.add("requests per row", fmt.Sprintf("<= %.2f", maxNewPerRow), fmt.Sprintf("%.4f", res.RequestsPerRow), res.RequestsPerRow <= maxNewPerRow)
+	addPerRowCheck(res, maxNewPerRow)
 	addRateCheck(res)
 	return res, nil
 }
@@ -223,7 +225,7 @@ func scenImportUpdated(ctx context.Context, e *env) (*result, error) {
 		return res, err
 	}
 	res.add("updated", strconv.FormatInt(res.Rows, 10), strconv.FormatInt(s.Updated, 10), s.Updated == res.Rows)
-	res.add("requests per row", fmt.Sprintf("<= %.2f", maxUpdatedPerRow), fmt.Sprintf("%.4f", res.RequestsPerRow), res.RequestsPerRow <= maxUpdatedPerRow)
+	addPerRowCheck(res, maxUpdatedPerRow)
 	addRateCheck(res)
 	return res, nil
 }
@@ -234,12 +236,20 @@ func scenImportUnchanged(ctx context.Context, e *env) (*result, error) {
 		return res, err
 	}
 	res.add("unchanged", strconv.FormatInt(res.Rows, 10), strconv.FormatInt(s.Unchanged, 10), s.Unchanged == res.Rows)
-	res.add("requests per row", fmt.Sprintf("<= %.2f", maxNewPerRow), fmt.Sprintf("%.4f", res.RequestsPerRow), res.RequestsPerRow <= maxNewPerRow)
+	addPerRowCheck(res, maxNewPerRow)
 	res.add("PUT requests", "0", fmt.Sprintf("%.0f", res.PerRow["PUT"]*float64(res.Rows)), res.PerRow["PUT"] == 0)
 	// So few requests say nothing of rate use.
 	res.notef("rate ratio not a target here: %d requests in %.2fs", res.Requests, res.ElapsedSeconds)
 	res.Rate, res.RateRatio = 0, 0
 	return res, nil
+}
+
+// addPerRowCheck checks the requests per row against target, plus the one
+// read of the lists every import makes before its first row (it checks
+// the lists the rows name).
+func addPerRowCheck(res *result, target float64) {
+	limit := target + 1/float64(res.Rows)
+	res.add("requests per row", fmt.Sprintf("<= %.2f + 1 lists read", target), fmt.Sprintf("%.4f", res.RequestsPerRow), res.RequestsPerRow <= limit)
 }
 
 func addRateCheck(res *result) {

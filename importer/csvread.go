@@ -361,6 +361,11 @@ func (r *CSVReader) parseFrom(i, want int) (cells []string, n int, reason string
 				pos = len(line) - len(rest) + utf8.RuneLen(d)
 				continue
 			}
+			if li > i {
+				// The quote "closed" on a later line, in the middle of
+				// other text: it most likely never closed where meant.
+				return nil, 0, reasonUnclosed, nil
+			}
 			return nil, 0, reasonAfterQuote, nil
 		}
 		// An unquoted cell: up to the next delimiter; a quote in it is

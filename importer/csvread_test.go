@@ -140,7 +140,7 @@ func TestCSVReader(t *testing.T) {
 			rows: []csvTestRow{
 				{2, []string{"a@b.co", "\"Ann\"x"}, "line 2: text after the closing quote of a cell"},
 				{3, []string{"g@h.co", "ok"}, ""},
-				{4, []string{"e@f.co", "\"multi"}, "lines 4-5: text after the closing quote"},
+				{4, []string{"e@f.co", "\"multi"}, "lines 4-5: a quote opens a cell that never closes"},
 				{6, []string{"i@j.co", "ok"}, ""},
 			},
 		},
@@ -170,7 +170,7 @@ func TestCSVReader(t *testing.T) {
 			in:     "Email,Name,Note\na@b.co,A,\"one\ntwo \"quoted\" three\",x\nc@d.co,C,ok\n",
 			header: []string{"Email", "Name", "Note"}, delim: ',',
 			rows: []csvTestRow{
-				{2, []string{"a@b.co", "A", "\"one"}, "lines 2-3: text after the closing quote"},
+				{2, []string{"a@b.co", "A", "\"one"}, "lines 2-3: a quote opens a cell that never closes"},
 				{4, []string{"c@d.co", "C", "ok"}, ""},
 			},
 		},

@@ -223,6 +223,13 @@ func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) 
 	if !im.opts.Resume && exists(im.opts.JournalPath) {
 		return nil, &RefusedError{Err: fmt.Errorf("%w (%s): add --resume to continue it, or delete it to start over", ErrJournalExists, im.opts.JournalPath)}
 	}
+	// The report and the journal must be writable before the first
+	// request, but neither is touched until the lists are checked.
+	for _, p := range []string{im.opts.ReportPath, im.opts.JournalPath} {
+		if err := probeDir(p); err != nil {
+			return nil, err
+		}
+	}
 	lists, err := newListResolver(ctx, im.client, im.opts.Lists, m)
 	if err != nil {
 		return nil, err
@@ -334,6 +341,17 @@ func seekable(input io.Reader, journalPath string) (io.Reader, func(), error) {
 		return nil, nil, fmt.Errorf("copy the input: %w", err)
 	}
 	return tmp, cleanup, nil
+}
+
+// probeDir checks that a file can be created beside path, without
+// touching path itself.
+func probeDir(path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".ctctbulk-probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func exists(path string) bool {
