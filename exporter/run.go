@@ -78,35 +78,24 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 	return finish(nil)
 }
 
-// resolveList returns the list number of Options.List: a number as it is,
-// a name through the lists feed (one or a few requests).
+// resolveList returns the list number of Options.List, found by
+// ctct.FindList's rule (a number, else a name) in one read of the lists,
+// so that an unknown number is refused like an unknown name and a name
+// with digits in it is never taken for a number.
 func (e *Exporter) resolveList(ctx context.Context) (string, error) {
 	l := e.opts.List
 	if l == "" {
 		return "", nil
 	}
-	if n := ctct.Number(l); isDigits(n) {
-		return n, nil
-	}
 	lists, err := e.client.Lists(ctx)
 	if err != nil {
 		return "", fmt.Errorf("resolve list %q: %w", l, err)
 	}
-	for _, x := range lists {
-		if x.Name == l && isDigits(ctct.Number(x.ID)) {
-			return ctct.Number(x.ID), nil
-		}
+	found, err := ctct.FindList(lists, l)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnknownList, err)
 	}
-	return "", fmt.Errorf("%w %q: no list has that number or name (see ctctbulk lists)", ErrUnknownList, l)
-}
-
-func isDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
+	return ctct.Number(found.ID), nil
 }
 
 // run is one export in progress.
