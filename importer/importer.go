@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,8 +347,14 @@ func seekable(input io.Reader, journalPath string) (io.Reader, func(), error) {
 // probeDir checks that a file can be created beside path, without
 // touching path itself.
 func probeDir(path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".ctctbulk-probe-*")
-	if err != nil {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".ctctbulk-probe-*")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("cannot write %s: the folder %s does not exist", path, dir)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("cannot write %s: no permission to write in the folder %s", path, dir)
+	case err != nil:
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	f.Close()
