@@ -15,12 +15,13 @@ import (
 	"ctctbulk/mapping"
 )
 
-// Run writes the export as CSV to w: the header (mapping.ExportHeader),
-// then one row per contact in listing order. With a state file, the new
-// high-water mark is written once every row has been written to w. It
-// returns the summary (non-nil once the run has started, also on error)
-// and an error for whatever stopped the export; an interruption matches
-// ErrInterrupted and the context's error.
+// Run writes the export as CSV to w: the header (mapping.ExportHeader, or
+// for a summary export the columns it fetched), then one row per contact
+// in listing order. With a state file, the new high-water mark is written
+// once every row has been written to w. It returns the summary (non-nil
+// once the run has started, also on error) and an error for whatever
+// stopped the export; an interruption matches ErrInterrupted and the
+// context's error.
 func (e *Exporter) Run(ctx context.Context, w io.Writer) (*Summary, error) {
 	sum, err := e.export(ctx, w)
 	if err != nil {
@@ -66,7 +67,9 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 
 	rw := newRowWriter(w, e.opts.Raw)
 	r.out = rw
-	if err := rw.write(mapping.ExportHeader()); err != nil {
+	header, pick := e.columns()
+	r.pick = pick
+	if err := rw.write(header); err != nil {
 		return finish(fmt.Errorf("write header: %w", err))
 	}
 	if err := r.pipeline(ctx); err != nil {
@@ -105,6 +108,10 @@ type run struct {
 	listID string
 	seen   *idSet
 	out    *rowWriter
+	// pick are the columns of a summary export (see columns); cells is
+	// the storage of its rows.
+	pick  []int
+	cells []string
 }
 
 // slot is one contact on its way from the listing to the CSV: the listing
@@ -196,6 +203,10 @@ func (r *run) consume(ctx context.Context, slots <-chan *slot) error {
 			row = mapping.ExportRow(s.full, s.entry.OptInSource, s.entry.OptInTime)
 		} else {
 			row = mapping.ExportRow(&s.entry, "", "")
+		}
+		if r.pick != nil {
+			row = pickCells(row, r.pick, r.cells)
+			r.cells = row
 		}
 		if err := r.out.write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)
