@@ -55,3 +55,32 @@ func TestSummaryExportReimport(t *testing.T) {
 		}
 	}
 }
+
+// TestExportStaleTempCLI is issue 8 item 13 at the command line: the
+// temporary file a killed export left beside its output is removed by the
+// next export of that file, which says so on stderr in one line.
+func TestExportStaleTempCLI(t *testing.T) {
+	db := seededDB(t, 10)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.csv")
+	stale := filepath.Join(dir, ".out.csv.2718281828.tmp")
+	if err := os.WriteFile(stale, []byte("Id,Status\n1,Act"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, nil, append([]string{"export", "--sandbox", db, "-o", out}, fast...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, stale) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "removed") {
+		t.Errorf("stderr %q: want one line that says %s was removed", stderr, stale)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("%s is still there: %v", stale, err)
+	}
+}

@@ -41,12 +41,15 @@ func ManifestPath(path string) string { return path + ".manifest.json" }
 // export is complete; then the manifest is written beside it, then the
 // state file. mode is the file's permission bits (0600 when 0). When the
 // export fails or is interrupted the temporary file is removed and path
-// is left as it was. The summary is nil only when the temporary file could
-// not be created.
+// is left as it was. The temporary files of path, its manifest and the
+// state file that killed runs left behind, and that no running export
+// holds, are removed first and named through Warnf. The summary is nil
+// only when the temporary file could not be created.
 func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode) (*Summary, error) {
 	if mode == 0 {
 		mode = 0o600
 	}
+	e.removeStaleTemps(path, ManifestPath(path), e.opts.StatePath)
 	f, err := createAtomic(path, mode)
 	if err != nil {
 		return nil, fmt.Errorf("create output: %w", err)
@@ -127,6 +130,8 @@ type atomicFile struct {
 	f    *os.File
 	bw   *bufio.Writer
 	path string
+	// locked: f holds its lock (createLockedTemp) until it is closed.
+	locked bool
 }
 
 func createAtomic(path string, mode fs.FileMode) (*atomicFile, error) {
@@ -137,7 +142,7 @@ func createAtomic(path string, mode fs.FileMode) (*atomicFile, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	f, locked, err := createLockedTemp(dir, base)
 	if err != nil {
 		return nil, err
 	}
@@ -146,22 +151,31 @@ func createAtomic(path string, mode fs.FileMode) (*atomicFile, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	return &atomicFile{f: f, bw: bufio.NewWriterSize(f, 64<<10), path: path}, nil
+	return &atomicFile{f: f, bw: bufio.NewWriterSize(f, 64<<10), path: path, locked: locked}, nil
 }
 
 func (a *atomicFile) Write(p []byte) (int, error) { return a.bw.Write(p) }
 
 // commit flushes, syncs and closes the file, renames it over the final
-// path and syncs the directory. On failure the temporary file is removed.
+// path and syncs the directory. A locked temporary file is renamed before
+// it is closed (which releases the lock), so that it never sits unlocked
+// under its temporary name for a cleaner to take as stale; its data is
+// synced by then, so a failing close loses nothing. An unlocked one is
+// closed first: some systems cannot rename an open file. On failure the
+// temporary file is removed.
 func (a *atomicFile) commit() error {
 	err := a.bw.Flush()
 	if err == nil {
 		err = a.f.Sync()
 	}
-	if cerr := a.f.Close(); err == nil {
-		err = cerr
+	if err != nil {
+		a.abort()
+		return err
 	}
-	if err == nil {
+	if a.locked {
+		err = os.Rename(a.f.Name(), a.path)
+		a.f.Close()
+	} else if err = a.f.Close(); err == nil {
 		err = os.Rename(a.f.Name(), a.path)
 	}
 	if err != nil {

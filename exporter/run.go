@@ -18,11 +18,13 @@ import (
 // Run writes the export as CSV to w: the header (mapping.ExportHeader, or
 // for a summary export the columns it fetched), then one row per contact
 // in listing order. With a state file, the new high-water mark is written
-// once every row has been written to w. It returns the summary (non-nil
-// once the run has started, also on error) and an error for whatever
-// stopped the export; an interruption matches ErrInterrupted and the
-// context's error.
+// once every row has been written to w; the temporary files of the state
+// file that killed runs left behind are removed first. It returns the
+// summary (non-nil once the run has started, also on error) and an error
+// for whatever stopped the export; an interruption matches ErrInterrupted
+// and the context's error.
 func (e *Exporter) Run(ctx context.Context, w io.Writer) (*Summary, error) {
+	e.removeStaleTemps(e.opts.StatePath)
 	sum, err := e.export(ctx, w)
 	if err != nil {
 		return sum, err
