@@ -57,11 +57,15 @@ func runExport(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Nothing configured: connect falls back to the built-in sandbox,
+	// which a state file of an earlier version must not be bound to.
+	unconfigured := o.conn.sandboxDB == ""
 	conn, err := o.conn.connect(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer conn.close()
+	opts.Target, opts.ImplicitTarget = conn.target, unconfigured && conn.sandbox != nil
 	opts.Warnf = func(format string, args ...any) { fmt.Fprintf(s.stderr, "warning: "+format+"\n", args...) }
 	ex, err := exporter.New(conn.client, opts)
 	if err != nil {
@@ -116,6 +120,9 @@ func exportExit(runErr error, o exportOptions) error {
 		return nil
 	case errors.Is(runErr, exporter.ErrUnknownList), errors.Is(runErr, exporter.ErrStateMismatch):
 		return &usageError{msg: runErr.Error()}
+	case errors.Is(runErr, exporter.ErrTargetMismatch):
+		return &usageError{msg: fmt.Sprintf("%v (%s)\nThe target is the account of CTCT_USERNAME (--user) at CTCT_BASE_URL (--base-url), or --sandbox FILE; "+
+			"with none of them set, the built-in sandbox ./%s.", runErr, left, defaultSandboxDB)}
 	case errors.Is(runErr, exporter.ErrInterrupted):
 		return &exitStatus{code: exitInterrupted, err: fmt.Errorf("interrupted: %s", left)}
 	case o.output == "" || o.output == "-":

@@ -26,6 +26,7 @@ func runLists(ctx context.Context, s streams, args []string) error {
 		return err
 	}
 	defer c.close()
+	fmt.Fprintf(s.stderr, "target: %s\n", c.target) // stdout is the table
 	lists, err := c.client.Lists(ctx)
 	if err != nil {
 		return fmt.Errorf("read lists: %w", err)

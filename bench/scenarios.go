@@ -365,6 +365,9 @@ func exportScenario(ctx context.Context, e *env, name string, cfg sandboxConfig,
 	}
 	out := filepath.Join(e.dir, name+".csv")
 	sumPath := filepath.Join(e.dir, name+".summary.json")
+	// An export of an earlier run with the same -dir came from a sandbox
+	// on another port, another target: export refuses to replace it.
+	removeExport(out)
 	a := append([]string{"export", "-o", out, "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--summary-json", sumPath}, args...)
 	r, err := runCLI(ctx, e, clientEnv(sb.URL), runLimit, a...)
 	if err != nil {
@@ -390,6 +393,12 @@ func exportScenario(ctx context.Context, e *env, name string, cfg sandboxConfig,
 	res.add("requests", fmt.Sprintf("<= %d", maxReq), strconv.FormatInt(res.Requests, 10), res.Requests <= maxReq)
 	res.notef("listing pages %d, requests by route %v", s.Pages, routeDelta(before, after))
 	return res, nil
+}
+
+// removeExport removes an export file and its manifest, if any.
+func removeExport(path string) {
+	os.Remove(path)
+	os.Remove(path + ".manifest.json")
 }
 
 // routeDelta is the requests by route during a run.

@@ -89,6 +89,10 @@ var (
 	// ErrStateMismatch: the state file was written by an export of other
 	// contacts (another --status or --list).
 	ErrStateMismatch = errors.New("state file belongs to another export")
+	// ErrTargetMismatch: the state file, or the manifest of the output
+	// file, was written by an export from another target (another server,
+	// account or sandbox file).
+	ErrTargetMismatch = errors.New("target mismatch")
 )
 
 // Options configure an export. The zero value of each field is its
@@ -125,6 +129,16 @@ type Options struct {
 	Overlap time.Duration
 	// Version is the tool version recorded in the manifest.
 	Version string
+	// Target names what the client talks to ("URL account USER" or
+	// "sandbox FILE"). It is written in the summary, the manifest and the
+	// state file; a state file or an output's manifest that names another
+	// target is refused (ErrTargetMismatch), so that a run against the
+	// wrong account never moves a state forward or replaces an export.
+	Target string
+	// ImplicitTarget says that Target was chosen because nothing was
+	// configured (the CLI's built-in sandbox): a state file written before
+	// targets were recorded is then refused instead of being bound to it.
+	ImplicitTarget bool
 	// Warnf receives warnings (addresses with no contact...); may be nil.
 	Warnf func(format string, args ...any)
 	// Now is the clock (default time.Now).

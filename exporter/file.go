@@ -27,6 +27,7 @@ type Manifest struct {
 	Status        string `json:"status"`
 	List          string `json:"list,omitempty"`
 	Detail        string `json:"detail"`
+	Target        string `json:"target,omitempty"`
 	Requests      int64  `json:"requests"`
 	Start         string `json:"start"`
 	End           string `json:"end"`
@@ -41,13 +42,27 @@ func ManifestPath(path string) string { return path + ".manifest.json" }
 // export is complete; then the manifest is written beside it, then the
 // state file. mode is the file's permission bits (0600 when 0). When the
 // export fails or is interrupted the temporary file is removed and path
-// is left as it was. The temporary files of path, its manifest and the
-// state file that killed runs left behind, and that no running export
-// holds, are removed first and named through Warnf. The summary is nil
-// only when the temporary file could not be created.
+// is left as it was. A state file, or an existing manifest of path, that
+// names another target than Options.Target refuses the run
+// (ErrTargetMismatch) before anything is sent or written. The temporary
+// files of path, its manifest and the state file that killed runs left
+// behind, and that no running export holds, are removed first and named
+// through Warnf. The summary is nil only when the run could not start
+// (refused, or the temporary file could not be created).
 func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode) (*Summary, error) {
 	if mode == 0 {
 		mode = 0o600
+	}
+	// The state first: when both belong to another target, connecting to
+	// it again is the fix, not removing the file. An unreadable state is
+	// reported by the run, with a summary.
+	if e.opts.StatePath != "" {
+		if _, err := e.readState(); errors.Is(err, ErrTargetMismatch) {
+			return nil, err
+		}
+	}
+	if err := e.checkManifestTarget(path); err != nil {
+		return nil, err
 	}
 	e.removeStaleTemps(path, ManifestPath(path), e.opts.StatePath)
 	f, err := createAtomic(path, mode)
@@ -67,7 +82,7 @@ func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode)
 	m := Manifest{
 		File: filepath.Base(path), Rows: sum.Rows, Bytes: sum.Bytes, SHA256: sum.SHA256,
 		HighWaterMark: sum.HighWaterMark, Since: sum.Since, Status: sum.Status, List: sum.List,
-		Detail: sum.Detail, Requests: sum.Requests, Start: sum.Start, End: sum.End, ToolVersion: e.opts.Version,
+		Detail: sum.Detail, Target: e.opts.Target, Requests: sum.Requests, Start: sum.Start, End: sum.End, ToolVersion: e.opts.Version,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err == nil {
@@ -82,6 +97,21 @@ func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode)
 		return sum, err
 	}
 	return sum, nil
+}
+
+// checkManifestTarget refuses to replace an export file whose manifest
+// says it came from another target: a job that reads the file would take
+// another account's contacts (or the sandbox's) for this one's. A manifest
+// that names no target, or that cannot be read, binds nothing: it is
+// replaced with the file.
+func (e *Exporter) checkManifestTarget(path string) error {
+	m, err := ReadManifest(path)
+	if err != nil || m.Target == "" || m.Target == e.opts.Target {
+		return nil
+	}
+	return fmt.Errorf("%w: %s was exported from %s (so says %s), this run is connected to %s: "+
+		"remove %s and %s if they may be replaced, or write this export to another file",
+		ErrTargetMismatch, path, m.Target, ManifestPath(path), describeTarget(e.opts.Target), path, ManifestPath(path))
 }
 
 // ReadManifest reads the manifest of an export file.

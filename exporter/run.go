@@ -50,8 +50,13 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 	var st *State
 	if e.opts.StatePath != "" {
 		var err error
-		if st, err = ReadState(e.opts.StatePath); err != nil {
+		// Before any request: a state of another target must not even
+		// resolve a list there.
+		if st, err = e.readState(); err != nil {
 			return finish(err)
+		}
+		if st != nil && st.Target == "" && e.opts.Target != "" {
+			e.opts.Warnf("state file %s names no target (an earlier version wrote it): it is bound to %s from this run on", e.opts.StatePath, e.opts.Target)
 		}
 	}
 	listID, err := e.resolveList(ctx)

@@ -21,6 +21,9 @@ type State struct {
 	// selection refuses the file.
 	Status string
 	List   string
+	// Target is what the export that wrote the state read from (see
+	// Options.Target); "" in a state written before targets were recorded.
+	Target string
 	// Written is when the state was written; ToolVersion by what.
 	Written     time.Time
 	ToolVersion string
@@ -31,6 +34,7 @@ type stateJSON struct {
 	HighWaterMark string `json:"high_water_mark"`
 	Status        string `json:"status"`
 	List          string `json:"list,omitempty"`
+	Target        string `json:"target,omitempty"`
 	Written       string `json:"written,omitempty"`
 	ToolVersion   string `json:"tool_version,omitempty"`
 }
@@ -53,7 +57,7 @@ func ReadState(path string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: high_water_mark %q is not a time (fix it, or remove it for a full export)", path, j.HighWaterMark)
 	}
-	st := &State{HighWaterMark: t.UTC(), Status: j.Status, List: j.List, ToolVersion: j.ToolVersion}
+	st := &State{HighWaterMark: t.UTC(), Status: j.Status, List: j.List, Target: j.Target, ToolVersion: j.ToolVersion}
 	if j.Written != "" {
 		st.Written, _ = time.Parse(time.RFC3339Nano, j.Written)
 	}
@@ -64,7 +68,7 @@ func ReadState(path string) (*State, error) {
 // and a rename, with mode 0600.
 func WriteState(path string, st State) error {
 	j := stateJSON{
-		HighWaterMark: formatTime(st.HighWaterMark), Status: st.Status, List: st.List,
+		HighWaterMark: formatTime(st.HighWaterMark), Status: st.Status, List: st.List, Target: st.Target,
 		Written: formatTime(st.Written), ToolVersion: st.ToolVersion,
 	}
 	b, err := json.MarshalIndent(j, "", "  ")
@@ -86,6 +90,48 @@ func (st *State) check(status Status, listID string) error {
 	return nil
 }
 
+// readState reads the state file of the options (nil when there is none
+// yet) and refuses one of another target (checkTarget).
+func (e *Exporter) readState() (*State, error) {
+	st, err := ReadState(e.opts.StatePath)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	if err := st.checkTarget(e.opts.StatePath, e.opts.Target, e.opts.ImplicitTarget); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// checkTarget refuses a state, read from path, that an export from another
+// target wrote: its high-water mark says nothing of this target's changes,
+// and moving it forward would lose the other target's. A state that names
+// no target (written before targets were recorded) is accepted, and bound
+// to this target when it is saved, unless this target was chosen only
+// because nothing was configured: that is the wrong-account case itself.
+func (st *State) checkTarget(path, target string, implicit bool) error {
+	switch {
+	case st.Target == target:
+		return nil
+	case st.Target == "" && !implicit:
+		return nil
+	case st.Target == "":
+		return fmt.Errorf("%w: state file %s names no target (an earlier version wrote it) and this run is connected to %s only because no account is configured: "+
+			"connect to the account the state belongs to, and the state is bound to it from then on", ErrTargetMismatch, path, target)
+	}
+	return fmt.Errorf("%w: state file %s was written by an export from %s, this run is connected to %s: "+
+		"connect to %s again, or use another state file for %s (the first run with a new state file exports every contact)",
+		ErrTargetMismatch, path, st.Target, describeTarget(target), st.Target, describeTarget(target))
+}
+
+// describeTarget names a target in a message.
+func describeTarget(target string) string {
+	if target == "" {
+		return "an unnamed target"
+	}
+	return target
+}
+
 func describeSelection(status, list string) string {
 	s := "--status " + status
 	if list != "" {
@@ -103,7 +149,7 @@ func (e *Exporter) saveState(sum *Summary) error {
 	if err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
-	st := State{HighWaterMark: mark, Status: sum.Status, List: sum.List, Written: e.opts.Now(), ToolVersion: e.opts.Version}
+	st := State{HighWaterMark: mark, Status: sum.Status, List: sum.List, Target: e.opts.Target, Written: e.opts.Now(), ToolVersion: e.opts.Version}
 	if err := WriteState(e.opts.StatePath, st); err != nil {
 		sum.Stopped = err.Error()
 		return err

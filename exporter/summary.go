@@ -12,6 +12,8 @@ import (
 
 // Summary is the account of an export run.
 type Summary struct {
+	// Target is what the export read from (Options.Target).
+	Target string `json:"target"`
 	// Rows is the contacts written (the header not counted).
 	Rows int64 `json:"rows"`
 	// Listed is the entries the listings (or email searches) returned;
@@ -66,7 +68,7 @@ type Summary struct {
 // newSummary starts the summary of a run begun at start.
 func (e *Exporter) newSummary(start time.Time) *Summary {
 	return &Summary{
-		Status: string(e.opts.Status), List: e.opts.List, Detail: string(e.opts.Detail),
+		Target: e.opts.Target, Status: string(e.opts.Status), List: e.opts.List, Detail: string(e.opts.Detail),
 		HighWaterMark: formatTime(start.Add(-e.opts.Overlap)),
 		Output:        "-", Start: start.UTC().Format(time.RFC3339Nano), start: start,
 	}
@@ -105,6 +107,10 @@ func (e *Exporter) fillRequests(sum *Summary) {
 // WriteText writes the human summary.
 func (s *Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
+	if s.Target != "" {
+		// First, so that a cron mail shows at once where the run went.
+		fmt.Fprintf(&b, "target: %s\n", s.Target)
+	}
 	fmt.Fprintf(&b, "contacts written %d (listed %d in %d pages", s.Rows, s.Listed, s.Pages)
 	for _, x := range []struct {
 		n    int64
