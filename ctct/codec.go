@@ -55,6 +55,8 @@ type Feed struct {
 	Contacts []Contact
 	Lists    []List
 	Members  []Member
+	// Activities is filled by the activities feed (Bulk Activity).
+	Activities []Activity
 }
 
 // Next returns the href of the rel="next" link, or "" on the last page.
@@ -111,6 +113,7 @@ type xmlContent struct {
 	Contact     *xmlContact `xml:"Contact"`
 	ContactList *xmlList    `xml:"ContactList"`
 	Member      *xmlMember  `xml:"ContactListMember"`
+	Activity    *xmlJob     `xml:"Activity"`
 }
 
 type xmlFeed struct {
@@ -231,6 +234,8 @@ func DecodeFeed(r io.Reader) (*Feed, error) {
 				m.ID = e.ID
 			}
 			f.Members = append(f.Members, m)
+		case e.Content.Activity != nil:
+			f.Activities = append(f.Activities, entryActivity(e))
 		}
 	}
 	return f, nil

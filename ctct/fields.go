@@ -40,6 +40,12 @@ type Field struct {
 	Allowed  []string // non-empty: the value must be one of these (exact case) or empty
 	// Summary is true for the fields a listing entry carries.
 	Summary bool
+	// Bulk is the field's column in the bulk Activities CSV (the data
+	// parameter and the export file), its canonical name; "" when the field
+	// has no bulk column. BulkAliases are other spellings the server
+	// accepts. Both match case-insensitively.
+	Bulk        string
+	BulkAliases []string
 }
 
 // NumCustomFields is the number of CustomFieldN elements a contact has.
@@ -93,6 +99,38 @@ func buildFieldTable() []Field {
 	}
 	for i := 1; i <= NumCustomFields; i++ {
 		fs = append(fs, text50(fmt.Sprintf("CustomField%d", i)))
+	}
+	// The bulk columns of BULK.md, row by row: the canonical name first,
+	// then the accepted aliases. CountryName and the read-only fields have
+	// none.
+	bulk := map[string][]string{
+		"EmailAddress":  {"Email Address"},
+		"EmailType":     {"Email Type"},
+		"FirstName":     {"First Name"},
+		"MiddleName":    {"Middle Name"},
+		"LastName":      {"Last Name"},
+		"JobTitle":      {"Job Title"},
+		"CompanyName":   {"Company Name"},
+		"HomePhone":     {"Home Phone"},
+		"WorkPhone":     {"Work Phone"},
+		"Addr1":         {"Address Line 1"},
+		"Addr2":         {"Address Line 2"},
+		"Addr3":         {"Address Line 3"},
+		"City":          {"City"},
+		"StateCode":     {"US State/CA Province", "State/Province (US/Canada)"},
+		"StateName":     {"Other State/Province", "State"},
+		"CountryCode":   {"Country"},
+		"PostalCode":    {"Zip/Postal Code", "Postal Code"},
+		"SubPostalCode": {"Sub Zip/Postal Code", "Sub Postal Code"},
+		"Note":          {"Notes"},
+	}
+	for i := 1; i <= NumCustomFields; i++ {
+		bulk[fmt.Sprintf("CustomField%d", i)] = []string{fmt.Sprintf("Custom Field %d", i)}
+	}
+	for i := range fs {
+		if names, ok := bulk[fs[i].Name]; ok {
+			fs[i].Bulk, fs[i].BulkAliases = names[0], names[1:]
+		}
 	}
 	return fs
 }
