@@ -37,6 +37,8 @@ func runSandbox(ctx context.Context, s streams, args []string) error {
 	fs.Float64Var(&o.cfg.FailRate, "fail-rate", 0, "probability of an injected 500/503 before a request does anything")
 	fs.Float64Var(&o.cfg.DropRate, "drop-rate", 0, "probability that a write is performed and its connection cut without an answer")
 	fs.Uint64Var(&o.cfg.RandSeed, "rand-seed", 0, "seed of the random faults and data (0 = from the clock)")
+	fs.DurationVar(&o.cfg.ActivityDelay, "activity-delay", o.cfg.ActivityDelay, "queue time of a bulk activity: how long it stays PENDING before it runs")
+	fs.Float64Var(&o.cfg.ActivityRate, "activity-rate", o.cfg.ActivityRate, "rows per second a running bulk activity applies or exports (0 = no limit)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +63,7 @@ func runSandbox(ctx context.Context, s streams, args []string) error {
 	fmt.Fprintf(s.stdout, "  basic auth:   %s%%%s : %s\n", o.cfg.APIKey, o.cfg.User, o.cfg.Password)
 	fmt.Fprintf(s.stdout, "  bearer token: %s\n", o.cfg.AccessToken)
 	fmt.Fprintf(s.stdout, "  contacts:     %s/ws/customers/%s/contacts\n", base, o.cfg.User)
+	fmt.Fprintf(s.stdout, "  activities:   %s/ws/customers/%s/activities (queue %v, %g rows/s)\n", base, o.cfg.User, o.cfg.ActivityDelay, o.cfg.ActivityRate)
 	fmt.Fprintf(s.stdout, "  stats:        %s/_sandbox/stats\n", base)
 	fmt.Fprintf(s.stdout, "  use it:       CTCT_BASE_URL=%s CTCT_USERNAME=%s CTCT_API_KEY=%s CTCT_PASSWORD=%s ctctbulk lists\n",
 		base, o.cfg.User, o.cfg.APIKey, o.cfg.Password)
@@ -91,6 +94,9 @@ func (o *sandboxOptions) validate() error {
 		if p < 0 || p > 1 {
 			return usagef("%s must be between 0 and 1, not %g", name, p)
 		}
+	}
+	if o.cfg.ActivityDelay < 0 || o.cfg.ActivityRate < 0 {
+		return usagef("--activity-delay and --activity-rate cannot be negative")
 	}
 	if o.cfg.Rate < 0 || o.cfg.Latency < 0 || o.cfg.Jitter < 0 || o.seed < 0 || o.cfg.PageSize < 1 {
 		return usagef("--rate, --latency, --jitter and --seed cannot be negative, and --page-size must be at least 1")

@@ -218,6 +218,18 @@ func (s *Sandbox) updateContact(ctx context.Context, n int64, body []byte) reply
 	if ae != nil {
 		return s.failure(ae)
 	}
+	// A ContactList that carries no OptInSource takes the contact-level
+	// one (PROTOCOL.md): that is how a contact opts back in.
+	if in.OptInSource != "" {
+		if err := ctct.CheckOptSource(in.OptInSource); err != nil {
+			return errorReply(http.StatusBadRequest, "OptInSource: %v", err)
+		}
+		for i := range want {
+			if want[i].Source == "" {
+				want[i].Source = in.OptInSource
+			}
+		}
+	}
 	now := s.stamp()
 	err = s.st.write(ctx, func(tx *sql.Tx) error {
 		old, err := s.st.getContact(ctx, tx, n)

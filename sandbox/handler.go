@@ -32,6 +32,9 @@ type reply struct {
 	ctype  string
 	body   []byte
 	header http.Header // extra headers; may be nil
+	// stream, when set, writes the body after the headers instead of
+	// body (a file too large to build in memory).
+	stream func(w io.Writer) error
 }
 
 // apiError is an answer decided inside a store transaction; it rolls the
@@ -94,6 +97,10 @@ const (
 	routeLists
 	routeList
 	routeMembers
+	routeService      // the account's service document
+	routeActivities   // the activities collection
+	routeActivity     // one activity
+	routeActivityFile // an export job's file
 )
 
 // shape is the route's name in Stats.ByRoute.
@@ -109,6 +116,8 @@ func (k routeKind) shape() string {
 		return "/lists/{id}"
 	case routeMembers:
 		return "/lists/{id}/members"
+	case routeService, routeActivities, routeActivity, routeActivityFile:
+		return activityShape(k)
 	}
 	return ""
 }
@@ -120,8 +129,14 @@ func (k routeKind) allows(method string) bool {
 		return method == http.MethodGet || method == http.MethodPost
 	case routeContact:
 		return method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
-	case routeLists, routeList, routeMembers:
+	case routeLists:
+		return method == http.MethodGet || method == http.MethodPost
+	case routeList:
+		return method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
+	case routeMembers, routeService, routeActivity, routeActivityFile:
 		return method == http.MethodGet
+	case routeActivities:
+		return method == http.MethodGet || method == http.MethodPost
 	}
 	return false
 }
@@ -147,6 +162,8 @@ func parseRoute(path string) route {
 		r.kind, r.id = routeList, seg[2]
 	case len(seg) == 4 && seg[1] == "lists" && seg[3] == "members":
 		r.kind, r.id = routeMembers, seg[2]
+	default:
+		r.kind, r.id = parseActivityRoute(seg)
 	}
 	return r
 }
@@ -211,7 +228,11 @@ func (s *Sandbox) handle(r *http.Request, rt route) (rep reply, committed, ok bo
 	if isWrite(r.Method) && r.Body != nil {
 		// Read the body before the latency: the server only notices a
 		// client that gives up while it waits once the body is read.
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		limit := int64(maxBody)
+		if rt.kind == routeActivities {
+			limit = maxActivityBody
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {
 			return reply{}, false, false
 		}
@@ -289,11 +310,30 @@ func (s *Sandbox) dispatch(r *http.Request, rt route) reply {
 		}
 		return s.getContact(ctx, n)
 	case routeLists:
+		if r.Method == http.MethodPost {
+			body, rep, ok := readEntry(r)
+			if !ok {
+				return rep
+			}
+			return s.createList(ctx, r, body)
+		}
 		return s.listsFeed(ctx)
 	case routeList:
+		switch r.Method {
+		case http.MethodPut:
+			body, rep, ok := readEntry(r)
+			if !ok {
+				return rep
+			}
+			return s.updateList(ctx, rt.id, body)
+		case http.MethodDelete:
+			return s.deleteList(ctx, rt.id)
+		}
 		return s.listEntry(ctx, rt.id)
 	case routeMembers:
 		return s.membersFeed(ctx, r, rt.id)
+	case routeService, routeActivities, routeActivity, routeActivityFile:
+		return s.dispatchActivities(r, rt)
 	}
 	return errorReply(http.StatusNotFound, "no such resource %s", r.URL.Path)
 }
@@ -330,6 +370,12 @@ func send(w http.ResponseWriter, rep reply) {
 	h := w.Header()
 	for k, v := range rep.header {
 		h[k] = v
+	}
+	if rep.stream != nil {
+		h.Set("Content-Type", rep.ctype)
+		w.WriteHeader(rep.status)
+		_ = rep.stream(w) // a failure mid-body can only cut the answer short
+		return
 	}
 	if rep.status != http.StatusNoContent {
 		h.Set("Content-Type", rep.ctype)

@@ -46,6 +46,15 @@ type Config struct {
 	// (0 = from the time).
 	RandSeed uint64
 
+	// ActivityDelay is how long a new bulk activity stays PENDING before
+	// it may run (its queue time; 0 = none). ActivityRate is the rows per
+	// second a running activity applies or exports (0 = no limit).
+	ActivityDelay time.Duration
+	ActivityRate  float64
+	// afterBatch, when set (tests), is called by the job runner after
+	// each committed batch of activity id, with the rows done so far.
+	afterBatch func(ctx context.Context, id string, done int)
+
 	Now func() time.Time // clock; default time.Now
 	// Logf, when set, receives one line per API request (never any
 	// credential) and internal errors. It is called from many goroutines.
@@ -65,6 +74,8 @@ func DefaultConfig() Config {
 		PageSize:       50,
 		ThrottleStatus: 429,
 		Now:            time.Now,
+		ActivityDelay:  2 * time.Second,
+		ActivityRate:   5000,
 	}
 }
 
@@ -116,6 +127,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Latency < 0 || cfg.Jitter < 0 {
 		return cfg, errors.New("latency and jitter must not be negative")
 	}
+	if cfg.ActivityDelay < 0 || !(cfg.ActivityRate >= 0) || math.IsInf(cfg.ActivityRate, 0) {
+		return cfg, errors.New("activity delay and activity rate must be finite and not negative")
+	}
 	for _, p := range []struct {
 		name string
 		v    float64
@@ -147,6 +161,8 @@ type Sandbox struct {
 
 	// sleep waits d or until ctx is done; a test seam for latency.
 	sleep func(ctx context.Context, d time.Duration) error
+
+	jobs *runner // runs the bulk activities in the background
 }
 
 // New opens (or creates) the store named by cfg.DB, creates the schema and,
@@ -176,16 +192,29 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		st.close()
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	if err := st.migrateActivities(ctx); err != nil {
+		st.close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s.jobs = startRunner(s)
 	return s, nil
 }
 
-// Close closes the store. The handler must not be serving any more.
-func (s *Sandbox) Close() error { return s.st.close() }
+// Close stops the activity runner (an unfinished job stays stored and
+// resumes when a sandbox opens the store again) and closes the store. The
+// handler must not be serving any more.
+func (s *Sandbox) Close() error {
+	s.jobs.stop()
+	return s.st.close()
+}
 
 // Reset returns the sandbox to its first state: no contacts, the initial
 // lists, counters zeroed. Contact numbers start again at 1.
 func (s *Sandbox) Reset(ctx context.Context) error {
 	if err := s.st.reset(ctx, s.stamp()); err != nil {
+		return fmt.Errorf("sandbox reset: %w", err)
+	}
+	if err := s.st.resetActivities(ctx); err != nil {
 		return fmt.Errorf("sandbox reset: %w", err)
 	}
 	s.counters.reset()
