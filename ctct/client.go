@@ -339,11 +339,13 @@ func (c *Client) resolve(ref string) (*url.URL, error) {
 	return &url.URL{Scheme: c.base.Scheme, Host: c.base.Host, Path: unesc, RawPath: raw, RawQuery: r.RawQuery}, nil
 }
 
-// response is a 2xx answer read in full.
+// response is a 2xx answer read in full (or, for a streamed call, left
+// open in stream).
 type response struct {
 	status int
 	header http.Header
 	body   []byte
+	stream io.ReadCloser // a streamed call's 2xx body; the caller closes it
 }
 
 // errTooLarge marks a response body over the bound; never retried.
@@ -352,7 +354,10 @@ var errTooLarge = errors.New("response body too large")
 // send makes one attempt. wrote reports whether the request may have
 // reached the server (the transport started writing it). A non-2xx answer
 // is returned as a response with its (bounded) body and no error.
-func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byte) (res *response, wrote bool, err error) {
+func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byte, cl call) (res *response, wrote bool, err error) {
+	if cl.stream {
+		return c.sendStream(ctx, method, u, body, cl)
+	}
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -367,17 +372,9 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byt
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := c.newRequest(ctx, method, u, rd, cl)
 	if err != nil {
 		return nil, false, err
-	}
-	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set("Accept", AtomMediaType)
-	if body != nil {
-		req.Header.Set("Content-Type", AtomMediaType)
-	}
-	if c.authHeader != "" {
-		req.Header.Set("Authorization", c.authHeader)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

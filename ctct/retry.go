@@ -29,6 +29,25 @@ const (
 // answer, a wrapped network error, ErrUncertain, ErrBudgetExhausted, or
 // the context's error (a done context is never retried).
 func (c *Client) do(ctx context.Context, method, ref string, body []byte) (*response, error) {
+	return c.doCall(ctx, method, ref, body, call{})
+}
+
+// call is what a request needs of the loop beyond method, reference and
+// body. The zero value is an Atom call whose answer is read in full.
+type call struct {
+	contentType string // of the body; "" means AtomMediaType
+	// repeatable marks a POST that may be sent again when its outcome is
+	// uncertain, because repeating it gives the same end state (the
+	// caller says why at the call site).
+	repeatable bool
+	// stream leaves a 2xx answer's body open in response.stream for the
+	// caller to read and close; the per-attempt timeout then covers the
+	// wait for the answer's headers only.
+	stream bool
+}
+
+// doCall is do with the call's options.
+func (c *Client) doCall(ctx context.Context, method, ref string, body []byte, cl call) (*response, error) {
 	u, err := c.resolve(ref)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", method, err)
@@ -50,7 +69,7 @@ func (c *Client) do(ctx context.Context, method, ref string, body []byte) (*resp
 			return nil, fmt.Errorf("%s %s: rate limiter: %w", method, path, err)
 		}
 		c.countAttempt(method)
-		res, wrote, err := c.send(ctx, method, u, body)
+		res, wrote, err := c.send(ctx, method, u, body, cl)
 		if err == nil && res.status >= 200 && res.status < 300 {
 			c.pace.succeeded()
 			return res, nil
@@ -70,7 +89,11 @@ func (c *Client) do(ctx context.Context, method, ref string, body []byte) (*resp
 		} else {
 			err = c.netError(method, path, err)
 		}
-		switch classify(method, err, wrote) {
+		v := classify(method, err, wrote)
+		if v == uncertain && cl.repeatable {
+			v = retry
+		}
+		switch v {
 		case giveUp:
 			return nil, err
 		case uncertain:
