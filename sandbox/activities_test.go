@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -521,5 +522,70 @@ func TestResetActivities(t *testing.T) {
 	want(t, e.send(req), http.StatusNoContent)
 	if f := e.feed(api("/activities")); len(f.Activities) != 0 {
 		t.Errorf("%d activities after reset", len(f.Activities))
+	}
+}
+
+// TestActivityError: a job whose list was deleted while it waited ends in
+// ERROR, applied nothing and lists no Error rows.
+func TestActivityError(t *testing.T) {
+	e := activityEnv(t, func(c *Config) { c.ActivityDelay = time.Hour })
+	want(t, e.do("POST", api("/lists"), listBody(t, &ctct.List{Name: "Short-lived"})), http.StatusCreated)
+	add := e.start(addForm("Email Address,US State/CA Province\nnew@example.com,MA\nbad@example.com,ZZ\n", 1, 4))
+	exp := e.start(url.Values{"activityType": {"EXPORT_CONTACTS"}, "listId": {listURI(4)}, "fileType": {"CSV"}})
+	want(t, e.do("DELETE", api("/lists/4"), ""), http.StatusNoContent)
+	e.clock.Advance(time.Hour)
+	for _, k := range []string{add.Key(), exp.Key()} {
+		a := e.finish(k)
+		if a.Status != ctct.ActivityError || len(a.Errors) != 0 || a.TransactionCount != 0 || a.FileName != "" || a.RunFinishTime == "" {
+			t.Errorf("%s: %+v", k, a)
+		}
+	}
+	if e.byEmail("new@example.com") != nil {
+		t.Error("an ERROR job applied a row")
+	}
+	// Final: no longer counted against the limit.
+	for i := range 3 {
+		e.start(addForm(fmt.Sprintf("Email Address\nn%d@example.com\n", i), 1))
+	}
+}
+
+// TestActivityPacing: at --activity-rate 100 a job runs in batches of 5
+// rows (50 ms worth) and sleeps what is left of each batch's time, never
+// after the last one. The sleeps are recorded, not waited.
+func TestActivityPacing(t *testing.T) {
+	e := activityEnv(t, func(c *Config) { c.ActivityRate = 100 })
+	var mu sync.Mutex
+	var sleeps []time.Duration
+	var batches []int
+	// Set before the first job exists: the runner reads them only after
+	// the POST kicks it.
+	e.sb.sleep = func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		sleeps = append(sleeps, d)
+		mu.Unlock()
+		return ctx.Err()
+	}
+	e.sb.cfg.afterBatch = func(_ context.Context, _ string, done int) {
+		mu.Lock()
+		batches = append(batches, done)
+		mu.Unlock()
+	}
+	var data strings.Builder
+	data.WriteString("Email Address\n")
+	for i := range 12 {
+		fmt.Fprintf(&data, "p%02d@example.com\n", i)
+	}
+	if a := e.run(addForm(data.String(), 1)); a.TransactionCount != 12 {
+		t.Fatalf("job %+v", a)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(batches, []int{5, 10, 12}) || len(sleeps) != 2 {
+		t.Fatalf("batches %v, sleeps %v", batches, sleeps)
+	}
+	for _, d := range sleeps {
+		if d > 50*time.Millisecond {
+			t.Errorf("sleep %v longer than a batch's time", d)
+		}
 	}
 }
