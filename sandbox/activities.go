@@ -423,7 +423,7 @@ func (s *Sandbox) activitiesFeed(ctx context.Context, r *http.Request) reply {
 	var jobs []*jobRow
 	var more bool
 	err = s.st.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT "+strings.Replace(jobColumns, "data,", "'',", 1)+
+		rows, err := tx.QueryContext(ctx, "SELECT "+jobSelect(false)+
 			" FROM activities WHERE seq < ? AND insert_time >= ? ORDER BY seq DESC LIMIT ?", before, s.expiry(), s.cfg.PageSize+1)
 		if err != nil {
 			return fmt.Errorf("list activities: %w", err)

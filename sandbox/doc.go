@@ -17,6 +17,13 @@
 // help tests and benchmarks: GET /_sandbox/stats (request counters as JSON)
 // and POST /_sandbox/reset (back to the initial store).
 //
+// It also implements the bulk Activities resource of docs/BULK.md (form
+// POSTs of add, remove, clear and export jobs, their entries and feed, the
+// export files), the AtomPub service document and list writes. Jobs are
+// stored with the contacts and run by one background goroutine, batch by
+// batch, at Config.ActivityRate after Config.ActivityDelay; Close stops
+// it, and a sandbox opened on the same file finishes an unfinished job.
+//
 // A Sandbox is safe for concurrent use by many requests: writes run in
 // SQLite transactions serialised by a mutex, and email uniqueness is
 // enforced by a UNIQUE constraint.

@@ -116,6 +116,15 @@ type jobRow struct {
 
 const jobColumns = "seq, id, type, status, lists, data, export, file_name, done, tx_count, run_start, run_finish, insert_time, updated"
 
+// jobSelect is jobColumns, with an empty text in place of the data (up to
+// 4 MiB) unless withData.
+func jobSelect(withData bool) string {
+	if withData {
+		return jobColumns
+	}
+	return strings.Replace(jobColumns, "data,", "'',", 1)
+}
+
 func scanJob(sc interface{ Scan(...any) error }, withData bool) (*jobRow, error) {
 	var j jobRow
 	var lists, export string
@@ -153,12 +162,7 @@ func joinLists(ls []int64) string {
 // getJob loads an activity by id (without its data when withData is
 // false), with its errors, or errNotFound.
 func getJob(ctx context.Context, tx *sql.Tx, id string, withData bool) (*jobRow, error) {
-	dataCol := "''"
-	if withData {
-		dataCol = "data"
-	}
-	q := strings.Replace("SELECT "+jobColumns+" FROM activities WHERE id = ?", "data,", dataCol+",", 1)
-	j, err := scanJob(tx.QueryRowContext(ctx, q, id), withData)
+	j, err := scanJob(tx.QueryRowContext(ctx, "SELECT "+jobSelect(withData)+" FROM activities WHERE id = ?", id), withData)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}
