@@ -27,7 +27,12 @@ func TestActivityLifecycle(t *testing.T) {
 		"new@example.com, Fred ,MA\n" +
 		"bad@example.com,Bob,Test2\n" +
 		"gone@example.com,Gone,\n"
-	a := e.start(addForm(data, 1, 2))
+	r := e.postForm(addForm(data, 1, 2))
+	want(t, r, http.StatusCreated)
+	if strings.Contains(r.Body, "<source>") || r.Header.Get("Location") == "" {
+		t.Errorf("the POST's answer has a source or no Location:\n%s", r.Body)
+	}
+	a := decodeActivity(t, r.Body)
 	if a.Status != ctct.ActivityPending || a.Type != ctct.ActivityAddContactDetail || a.RunStartTime != "" || a.TransactionCount != 0 {
 		t.Fatalf("created %+v", a)
 	}
