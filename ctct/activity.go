@@ -20,8 +20,11 @@ const (
 	ActivityRemoveFromLists  = "REMOVE_CONTACTS_FROM_LISTS"
 	ActivityClearLists       = "CLEAR_CONTACTS_FROM_LISTS"
 	ActivityExportContacts   = "EXPORT_CONTACTS"
-	activityFormContentType  = "application/x-www-form-urlencoded"
 )
+
+// activityFormContentType is how the client sends an activity's form
+// (BULK.md: the server also takes multipart/form-data).
+const activityFormContentType = "application/x-www-form-urlencoded"
 
 // Activity statuses. COMPLETE and ERROR are final.
 const (

@@ -158,7 +158,7 @@ func (c *Client) ExportFile(ctx context.Context, a *Activity) (io.ReadCloser, er
 		}
 		return nil, fmt.Errorf("export file: the job has no file (status %q)", status)
 	}
-	name := path0(a.FileName)
+	name := lastSegmentOf(a.FileName)
 	res, err := c.doCall(ctx, http.MethodGet, c.accountPath()+"activities/"+url.PathEscape(name), nil, call{stream: true})
 	if err != nil {
 		return nil, fmt.Errorf("export file: %w", err)
@@ -178,8 +178,9 @@ func ExportFileType(fileName string) string {
 	return FileTypeCSV
 }
 
-// path0 is the last segment of a file name that may be given as a path.
-func path0(name string) string {
+// lastSegmentOf is the last segment of a file name that may be given as
+// a path.
+func lastSegmentOf(name string) string {
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		return name[i+1:]
 	}
