@@ -31,6 +31,7 @@ type importOptions struct {
 	mapFile     string
 	cols        multiFlag
 	lists       multiFlag
+	createLists bool
 	mode        string
 	optIn       string
 	empty       string
@@ -55,6 +56,7 @@ func runImport(ctx context.Context, s streams, args []string) error {
 	fs.StringVar(&o.mapFile, "map", "", "mapping file: one `CSV header = Field` per line, # comments, `Header = -` ignores")
 	fs.Var(&o.cols, "col", "map a column: 'Header=Field' (repeatable)")
 	fs.Var(&o.lists, "list", "list id or exact name to add every contact to (repeatable)")
+	fs.BoolVar(&o.createLists, "create-lists", false, "create, before the first row, each list that --list or a ContactLists cell names and the account lacks (otherwise an unknown list is an error)")
 	fs.StringVar(&o.mode, "mode", "upsert", "upsert, create (new contacts only) or update (existing only)")
 	fs.StringVar(&o.optIn, "opt-in-source", ctct.ActionByCustomer, "ACTION_BY_CUSTOMER or ACTION_BY_CONTACT")
 	fs.StringVar(&o.empty, "empty", "keep", "an empty cell: keep the existing value, or clear it")
@@ -154,7 +156,7 @@ func importExit(runErr error, sum *importer.Summary, o importOptions) error {
 func (o *importOptions) validate() (importer.Options, error) {
 	opts := importer.Options{
 		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists, Retries: o.conn.retries,
-		DryRun: o.dryRun, Resume: o.resume, Recheck: o.recheck, OptOuts: importer.OptOutPolicy(o.optOuts),
+		DryRun: o.dryRun, Resume: o.resume, Recheck: o.recheck, CreateLists: o.createLists, OptOuts: importer.OptOutPolicy(o.optOuts),
 		Reader: importer.ReaderOptions{Encoding: o.encoding},
 	}
 	if err := o.conn.validate(); err != nil {

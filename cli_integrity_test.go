@@ -497,3 +497,42 @@ func TestImportRepeatedEmailsStreamed(t *testing.T) {
 		t.Errorf("exit %d, %q %q", code, out.String(), errb.String())
 	}
 }
+
+// import --create-lists: a list that --list or a ContactLists cell names
+// and the account lacks is created once, before the first row; without the
+// flag it stays a usage error.
+func TestImportCreateLists(t *testing.T) {
+	e := newImportEnv(t)
+	in := e.write("in.csv", "Email,ContactLists\na@example.com,Spring Promo;1\nb@example.com,spring promo\nc@example.com,\nd@example.com,42\n")
+	code, _, stderr, _ := e.importCLI("", "--list", "VIP 2026", in)
+	if code != exitUsage || !strings.Contains(stderr, `"VIP 2026"`) {
+		t.Fatalf("without --create-lists: exit %d, %q", code, stderr)
+	}
+	code, _, stderr, sum := e.importCLI("", "--list", "VIP 2026", "--create-lists", in)
+	// d@ names list 42, a number no list has: that row fails, nothing is
+	// created for it.
+	if code != exitRowsFailed || sum.Created != 3 || sum.Failed != 1 {
+		t.Fatalf("--create-lists: exit %d, %+v, %s", code, sum, stderr)
+	}
+	if strings.Count(stderr, "created list") != 2 || !strings.Contains(stderr, `created list "VIP 2026"`) || !strings.Contains(stderr, `created list "Spring Promo"`) {
+		t.Errorf("created lists not said once each: %q", stderr)
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), append([]string{"lists", "--sandbox", e.db}, fast...), strings.NewReader(""), &out, io.Discard, func(string) string { return "" }); code != exitOK {
+		t.Fatal("lists failed")
+	}
+	for _, name := range []string{"VIP 2026", "Spring Promo"} {
+		if strings.Count(out.String(), name) != 1 {
+			t.Errorf("list %q not there exactly once:\n%s", name, out.String())
+		}
+	}
+	if n := strings.Count(strings.ToLower(out.String()), "spring promo"); n != 1 {
+		t.Errorf("%d lists named spring promo in some case, want 1:\n%s", n, out.String())
+	}
+	// A second run creates nothing.
+	e.write("in.csv", "Email,ContactLists\ne@example.com,Spring Promo\n")
+	_, _, stderr, _ = e.importCLI("", "--list", "VIP 2026", "--create-lists", in)
+	if strings.Contains(stderr, "created list") {
+		t.Errorf("a list was created again: %q", stderr)
+	}
+}

@@ -33,6 +33,7 @@ type Client interface {
 	GetContact(ctx context.Context, id string) (*ctct.Contact, error)
 	UpdateContact(ctx context.Context, c *ctct.Contact) error
 	OptOut(ctx context.Context, id string) error
+	CreateList(ctx context.Context, l *ctct.List) (*ctct.List, error)
 	Lists(ctx context.Context) ([]ctct.List, error)
 	ListURI(id string) string
 	Counters() ctct.Counters
@@ -75,6 +76,10 @@ type Options struct {
 	// imported are then found unchanged).
 	Resume  bool
 	Recheck bool
+	// CreateLists creates, before the first row, each list that --list or
+	// the ContactLists column names and the account lacks (names only: a
+	// number no list has stays an error).
+	CreateLists bool
 	// Target names the account (or sandbox) the rows go to; the journal
 	// records it and a resume against another target is refused.
 	Target string
@@ -205,8 +210,9 @@ func (im *Importer) Progress() (done int64, text string) {
 // journal have been checked. The summary is non-nil once the run started.
 func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) {
 	resuming := !im.opts.DryRun && im.opts.Resume && !im.opts.Recheck && exists(im.opts.JournalPath)
-	if resuming {
-		// The input is read twice: once to check it against the journal.
+	if resuming || (!im.opts.DryRun && im.opts.CreateLists) {
+		// The input is read twice: once to check it against the journal,
+		// or to find the lists to create.
 		src, cleanup, err := seekable(input, im.opts.JournalPath)
 		if err != nil {
 			return nil, err
@@ -214,7 +220,7 @@ func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) 
 		defer cleanup()
 		input = src
 	}
-	rd, m, err := im.open(input)
+	rd, m, err := im.open(input, true)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +237,13 @@ func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) 
 			return nil, err
 		}
 	}
-	lists, err := newListResolver(ctx, im.client, im.opts.Lists, m)
+	var cellLists []string
+	if im.opts.CreateLists && m.HasListsColumn() {
+		if cellLists, rd, err = im.scanLists(rd, m, input.(io.ReadSeeker)); err != nil {
+			return nil, err
+		}
+	}
+	lists, err := newListResolver(ctx, im.client, im.opts.Lists, m, im.opts.CreateLists, cellLists, im.opts.Warnf)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +272,7 @@ func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) 
 }
 
 // open reads the header and resolves the mapping.
-func (im *Importer) open(input io.Reader) (*CSVReader, *mapping.Mapping, error) {
+func (im *Importer) open(input io.Reader, warn bool) (*CSVReader, *mapping.Mapping, error) {
 	rd, err := NewCSVReader(input, im.opts.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read header: %w", err)
@@ -270,7 +282,9 @@ func (im *Importer) open(input io.Reader) (*CSVReader, *mapping.Mapping, error) 
 		return nil, nil, &MappingError{Err: err}
 	}
 	for _, w := range warnings {
-		im.opts.Warnf("%s", w)
+		if warn {
+			im.opts.Warnf("%s", w)
+		}
 	}
 	return rd, m, nil
 }
@@ -312,8 +326,51 @@ func (im *Importer) checkResume(rd *CSVReader, j *journal, input io.ReadSeeker) 
 	if _, err := input.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("read input again: %w", err)
 	}
-	rd, _, err := im.open(input)
+	rd, _, err := im.open(input, false)
 	return rd, err
+}
+
+// maxCreatedLists bounds the lists --create-lists makes in one run: more
+// distinct names in a ContactLists column are most likely the wrong column.
+const maxCreatedLists = 100
+
+// scanLists reads the whole input and returns the distinct ContactLists
+// entries of its valid rows (for --create-lists), then a reader of the
+// input from its start.
+func (im *Importer) scanLists(rd *CSVReader, m *mapping.Mapping, input io.ReadSeeker) ([]string, *CSVReader, error) {
+	seen := map[string]bool{}
+	var names []string
+	width := len(rd.Header())
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read input: %w", err)
+		}
+		if row.Blank || row.Err != nil {
+			continue
+		}
+		rec, err := m.Convert(withoutEmptyExtras(row.Cells, width), row.Line)
+		if err != nil {
+			continue
+		}
+		for _, l := range rec.Lists {
+			if !seen[l] {
+				seen[l] = true
+				names = append(names, l)
+			}
+		}
+		if len(names) > maxCreatedLists {
+			return nil, nil, &RefusedError{Err: fmt.Errorf("--create-lists: the ContactLists column names more than %d lists (line %d): is it the right column?", maxCreatedLists, row.Line)}
+		}
+	}
+	if _, err := input.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, fmt.Errorf("read input again: %w", err)
+	}
+	rd, _, err := im.open(input, false)
+	return names, rd, err
 }
 
 // seekable returns input as an io.ReadSeeker: itself when it is a file

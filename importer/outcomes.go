@@ -2,7 +2,10 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"ctctbulk/ctct"
@@ -135,8 +138,10 @@ type listResolver struct {
 var ErrUnknownList = fmt.Errorf("unknown list")
 
 // newListResolver reads the account's lists when --list is given or the
-// file has a ContactLists column, and resolves the --list values.
-func newListResolver(ctx context.Context, client Client, global []string, m *mapping.Mapping) (*listResolver, error) {
+// file has a ContactLists column, creates the named lists that do not exist
+// when create is set (names in global and in cells, the ContactLists
+// entries of the file), and resolves the --list values.
+func newListResolver(ctx context.Context, client Client, global []string, m *mapping.Mapping, create bool, cells []string, warnf func(string, ...any)) (*listResolver, error) {
 	r := &listResolver{client: client, byCell: map[string]string{}}
 	if len(global) == 0 && !m.HasListsColumn() {
 		return r, nil
@@ -146,14 +151,53 @@ func newListResolver(ctx context.Context, client Client, global []string, m *map
 		return nil, fmt.Errorf("read the account's lists: %w", err)
 	}
 	r.lists = lists
+	if create {
+		for _, name := range append(slices.Clone(global), cells...) {
+			if err := r.create(ctx, name, warnf); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, g := range global {
-		l, err := ctct.FindList(lists, g)
+		l, err := ctct.FindList(r.lists, g)
 		if err != nil {
 			return nil, &RefusedError{Err: fmt.Errorf("%w: --list %s: %w", ErrUnknownList, g, err)}
 		}
 		r.global = appendList(r.global, client.ListURI(ctct.Number(l.ID)))
 	}
 	return r, nil
+}
+
+// create creates the list called name unless a list has that number or
+// name. A number that no list has cannot be created: it stays unknown. A
+// create whose answer was lost, or that meets a list of the same name made
+// meanwhile, reads the lists again rather than making a second one.
+func (r *listResolver) create(ctx context.Context, name string, warnf func(string, ...any)) error {
+	name = strings.TrimSpace(name)
+	if strings.Trim(name, "0123456789") == "" {
+		return nil
+	}
+	if _, err := ctct.FindList(r.lists, name); err == nil {
+		return nil
+	}
+	made, err := r.client.CreateList(ctx, &ctct.List{Name: name, OptInDefault: "false"})
+	if err != nil {
+		if !errors.Is(err, ctct.ErrConflict) && !errors.Is(err, ctct.ErrUncertain) {
+			return fmt.Errorf("create list %q: %w", name, err)
+		}
+		lists, lerr := r.client.Lists(ctx)
+		if lerr != nil {
+			return fmt.Errorf("create list %q: %w", name, errors.Join(err, lerr))
+		}
+		r.lists = lists
+		if _, ferr := ctct.FindList(lists, name); ferr != nil {
+			return fmt.Errorf("create list %q: %w", name, err)
+		}
+		return nil
+	}
+	r.lists = append(r.lists, *made)
+	warnf("created list %q (number %s): --create-lists", name, ctct.Number(made.ID))
+	return nil
 }
 
 // forRow returns the run's lists plus the row's.
