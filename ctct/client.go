@@ -60,6 +60,7 @@ type Client struct {
 	timeout     time.Duration
 	maxRequests int64
 	sleep       func(context.Context, time.Duration) error
+	notice      func(wait time.Duration, err error)
 	rand        func() float64
 	now         func() time.Time
 
@@ -103,6 +104,13 @@ func WithLimiter(l *rate.Limiter) Option { return func(c *Client) { c.limiter = 
 // towards the configured rate (default true), so that a server allowing
 // less than --rate is not tripped again and again.
 func WithAdaptiveRate(on bool) Option { return func(c *Client) { c.adaptive = on } }
+
+// WithRetryNotice calls f before each wait to retry a request that did not
+// reach the server (connection refused, a TLS failure, a timeout), so that
+// whoever runs the tool sees why it waits. f must be safe for concurrent use.
+func WithRetryNotice(f func(wait time.Duration, err error)) Option {
+	return func(c *Client) { c.notice = f }
+}
 
 // WithRetries sets how many times a failed attempt is retried (default 6;
 // negative means 0).

@@ -103,7 +103,12 @@ func (c *Client) doCall(ctx context.Context, method, ref string, body []byte, cl
 			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt, err)
 		}
 		c.retried.Add(1)
-		if err := c.sleep(ctx, c.delay(attempt, err)); err != nil {
+		wait := c.delay(attempt, err)
+		var ne *netErr
+		if c.notice != nil && errors.As(err, &ne) {
+			c.notice(wait, ne.err)
+		}
+		if err := c.sleep(ctx, wait); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctxErr(ctx.Err())
 			}
