@@ -184,7 +184,7 @@ func TestExportInterruptedCLI(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	code, _, stderr := exportCLI(ctx, nil, &cancelOnWrite{want: "export: rows", cancel: cancel},
+	code, _, stderr := exportCLI(ctx, nil, &cancelOnWrite{want: " export: ", cancel: cancel},
 		append([]string{"--sandbox", db, "-o", out, "--log-every", "1ms"}, fast...)...)
 	if code != exitInterrupted || !strings.Contains(stderr, "is left as it was") {
 		t.Errorf("exit %d, stderr %q; want %d", code, stderr, exitInterrupted)

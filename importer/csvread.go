@@ -84,6 +84,10 @@ const (
 	reasonCellCount  = "a quoted cell spans several lines, but the record does not have the header's number of cells"
 )
 
+// ErrNotText is a file that holds binary data (NUL bytes) at its start: a
+// spreadsheet, an archive, an image, rather than CSV.
+var ErrNotText = errors.New("this is not a text file: import reads CSV (in a spreadsheet, save the sheet as \"CSV UTF-8\")")
+
 // EncodingError is invalid UTF-8 met while reading a file as UTF-8. It
 // stops the run: the rest of the file is most likely in another encoding.
 type EncodingError struct {
@@ -147,6 +151,9 @@ func NewCSVReader(r io.Reader, opts ReaderOptions) (*CSVReader, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("read input: %w", err)
 	}
+	// What the first read brought, without reading more: enough to tell
+	// binary data.
+	start, _ := br.Peek(br.Buffered())
 	switch {
 	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
 		if dec != nil {
@@ -157,6 +164,8 @@ func NewCSVReader(r io.Reader, opts ReaderOptions) (*CSVReader, error) {
 		}
 	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
 		return nil, errors.New("the file is UTF-16 (\"Unicode text\"): save it as CSV UTF-8")
+	case bytes.IndexByte(start, 0) >= 0:
+		return nil, ErrNotText
 	}
 	var src *bufio.Reader
 	if dec != nil {

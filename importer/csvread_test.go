@@ -293,6 +293,7 @@ func TestCSVReaderErrors(t *testing.T) {
 		{"malformed header", "Email,\"Na\"me\n", ReaderOptions{}, `malformed header: line 1: text after the closing quote of a cell`},
 		{"invalid UTF-8 header", "Email,Pr\xe9nom\n", ReaderOptions{}, "line 1: invalid UTF-8 byte 0xE9 at character 9 of the line"},
 		{"UTF-16", "\xFF\xFEE\x00m\x00", ReaderOptions{}, "UTF-16"},
+		{"binary file", "PK\x03\x04\x14\x00\x06\x00", ReaderOptions{}, "this is not a text file"},
 		{"UTF-8 BOM with windows-1252", "\xEF\xBB\xBFEmail\n", ReaderOptions{Encoding: "windows-1252"}, "it is UTF-8, not windows-1252"},
 		{"unknown encoding", "Email\n", ReaderOptions{Encoding: "ebcdic"}, `unknown encoding "ebcdic"`},
 		{"bad delimiter", "Email\n", ReaderOptions{Delimiter: '"'}, "cannot be a delimiter"},

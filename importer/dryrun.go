@@ -24,6 +24,7 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 	var readErr error
 	fail := func(row *Row, reason string) {
 		im.counts.failed.Add(1)
+		im.reasons.add(row.Line, statusFailed, reason)
 		if rep != nil && readErr == nil {
 			readErr = rep.add(reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}, statusFailed, reason)
 		}

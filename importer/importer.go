@@ -128,7 +128,22 @@ type Importer struct {
 	// earlier are the rows a resumed run's journal says are done, by
 	// outcome; set before the run starts.
 	earlier map[string]int64
+	// stopping is set when Run's context is cancelled: from then on no
+	// row starts a write, and the rows in flight finish.
+	stopping atomic.Bool
+	// inflight counts the rows and lookups waiting for an answer.
+	inflight atomic.Int64
+	// reasons groups this run's failed and skipped rows by reason.
+	reasons reasons
 }
+
+// InFlight returns the rows and lookups that have a request in flight or
+// about to be sent. Safe to call while Run runs.
+func (im *Importer) InFlight() int64 { return im.inflight.Load() }
+
+// errStopping ends a row that had not sent its write when the run was
+// asked to stop: the row is left pending, for --resume.
+var errStopping = errors.New("stopping: row not started")
 
 // New checks the options and returns an importer for one run, which it
 // times and counts from now. client may be nil for a dry run, which sends
@@ -487,6 +502,10 @@ func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping, 
 		}
 	})
 	defer stopGrace()
+	// The first signal stops new rows at once: only the rows with a request
+	// already sent go on, bounded by Grace.
+	stopNew := context.AfterFunc(ctx, func() { im.stopping.Store(true) })
+	defer stopNew()
 	g, workCtx := errgroup.WithContext(workBase)
 	g.SetLimit(im.opts.Workers)
 
@@ -505,7 +524,7 @@ func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping, 
 		defer close(dispatched)
 		for b := range batches {
 			for _, gr := range b {
-				if workCtx.Err() != nil {
+				if workCtx.Err() != nil || im.stopping.Load() {
 					im.counts.pending.Add(int64(len(gr.rows)))
 					chains.release(gr)
 					continue
@@ -594,6 +613,13 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 		}
 		b := groups
 		groups, index, rows = nil, map[string]*emailGroup{}, 0
+		if im.stopping.Load() {
+			// Asked to stop: these rows start no request; --resume does them.
+			for _, gr := range b {
+				im.counts.pending.Add(int64(len(gr.rows)))
+			}
+			return nil
+		}
 		if err := im.lookup(workCtx, b, chains); err != nil {
 			// The rows of b never ran: they are pending, to be resumed.
 			for _, gr := range b {
@@ -707,7 +733,9 @@ func (im *Importer) lookup(ctx context.Context, b []*emailGroup, chains *chainMa
 	if len(emails) == 0 {
 		return nil
 	}
+	im.inflight.Add(1)
 	found, err := im.client.SearchEmails(ctx, emails)
+	im.inflight.Add(-1)
 	if err != nil {
 		return fmt.Errorf("look up %d emails: %w", len(emails), err)
 	}

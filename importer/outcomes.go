@@ -104,6 +104,9 @@ func (o *outcomes) write(x outcome) {
 	default:
 		c.failed.Add(1)
 	}
+	if x.status == statusSkipped || x.status == statusFailed {
+		o.im.reasons.add(x.row.line, x.status, x.reason)
+	}
 }
 
 // fail keeps the first write error, counts the row as pending and stops

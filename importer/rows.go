@@ -39,6 +39,12 @@ func (im *Importer) runGroup(ctx context.Context, gr *emailGroup, chains *chainM
 		state = gr.prev.state
 	}
 	for i, t := range gr.rows {
+		if im.stopping.Load() {
+			// Asked to stop: this row and the rest of the group never start.
+			state = contactState{}
+			im.counts.pending.Add(int64(len(gr.rows) - i))
+			return nil
+		}
 		if !state.known {
 			// The predecessor stopped half way: ask the server again.
 			state, err = im.refresh(ctx, gr.email)
@@ -48,7 +54,14 @@ func (im *Importer) runGroup(ctx context.Context, gr *emailGroup, chains *chainM
 				return err
 			}
 		}
+		im.inflight.Add(1)
 		res, next, err := im.applyRow(ctx, t, state)
+		im.inflight.Add(-1)
+		if errors.Is(err, errStopping) {
+			state = contactState{}
+			im.counts.pending.Add(int64(len(gr.rows) - i))
+			return nil
+		}
 		if err != nil {
 			if stopsRun(ctx, err) {
 				state = contactState{}
@@ -141,6 +154,10 @@ func (im *Importer) optOutRow(ctx context.Context, t *rowTask, state contactStat
 	if cur.Status == ctct.StatusDoNotMail {
 		return rowResult{status: statusUnchanged}, contactState{known: true, contact: cur}, nil
 	}
+	if im.stopping.Load() && done != statusCreated {
+		// Nothing was written for this row yet: it starts again on --resume.
+		return rowResult{}, contactState{}, errStopping
+	}
 	if err := im.client.OptOut(ctx, cur.ID); err != nil {
 		if stopsRun(ctx, err) {
 			return rowResult{}, contactState{}, err
@@ -169,6 +186,9 @@ func (im *Importer) upsertRow(ctx context.Context, t *rowTask, state contactStat
 		desired := im.newContact(t)
 		if len(desired.Lists) == 0 {
 			return rowResult{statusFailed, "a new contact needs at least one list: use --list or a ContactLists column"}, state, nil
+		}
+		if im.stopping.Load() {
+			return rowResult{}, contactState{}, errStopping
 		}
 		created, err := im.client.CreateContact(ctx, desired)
 		switch {
@@ -259,6 +279,10 @@ func (im *Importer) updateRow(ctx context.Context, t *rowTask, cur *ctct.Contact
 		// E.g. a new StateCode against the contact's unmapped CountryCode:
 		// say so rather than spend a PUT the server would refuse.
 		return rowResult{statusFailed, "merged with the existing contact: " + joinFieldErrors(errs)}, contactState{known: true, contact: full}, nil
+	}
+	if im.stopping.Load() && !createdByUs {
+		// The GET was only a read: the row starts again on --resume.
+		return rowResult{}, contactState{}, errStopping
 	}
 	if err := im.client.UpdateContact(ctx, desired); err != nil {
 		return rowResult{}, contactState{}, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ctctbulk/ctct"
+	"ctctbulk/progress"
 )
 
 // Summary is the account of a run. Created + Updated + Unchanged + Skipped
@@ -40,6 +41,13 @@ type Summary struct {
 	// validation and the most requests a real run would send.
 	Valid           int64 `json:"valid,omitempty"`
 	PlannedRequests int64 `json:"planned_requests,omitempty"`
+	// PlanRate, PlanSeconds, DailyQuota and PlanDays say how long the
+	// planned requests take at the run's rate and in how many days they
+	// fit a daily quota (set by Plan).
+	PlanRate    float64 `json:"plan_rate,omitempty"`
+	PlanSeconds float64 `json:"plan_seconds,omitempty"`
+	DailyQuota  int64   `json:"daily_quota,omitempty"`
+	PlanDays    int64   `json:"plan_days,omitempty"`
 
 	Requests  int64            `json:"requests"`
 	ByMethod  map[string]int64 `json:"requests_by_method,omitempty"`
@@ -49,6 +57,10 @@ type Summary struct {
 	ElapsedSeconds    float64 `json:"elapsed_seconds"`
 	RowsPerSecond     float64 `json:"rows_per_second"`
 	RequestsPerSecond float64 `json:"requests_per_second"`
+
+	// Reasons are the most frequent reasons of this run's failed and
+	// skipped rows, with the first line of each.
+	Reasons []Reason `json:"failure_reasons,omitempty"`
 
 	Stopped    string `json:"stopped,omitempty"`
 	ReportPath string `json:"error_report,omitempty"`
@@ -63,6 +75,7 @@ func (im *Importer) summary() *Summary {
 		Unchanged: c.unchanged.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(),
 		Pending: c.pending.Load(), Valid: c.valid.Load(), Earlier: im.earlier,
 		Blank: c.blank.Load(), Unparsed: c.unparsed.Load(), OptedOut: c.optedOut.Load(),
+		Reasons: im.reasons.top(),
 	}
 	if !im.opts.DryRun {
 		s.Target = im.opts.Target
@@ -83,6 +96,19 @@ func (im *Importer) summary() *Summary {
 	return s
 }
 
+// Plan works out how long a dry run's planned requests take at rate
+// requests per second and, when quota > 0, how many days of that daily
+// quota they need.
+func (s *Summary) Plan(rate float64, quota int64) {
+	if !s.DryRun || rate <= 0 {
+		return
+	}
+	s.PlanRate, s.PlanSeconds = rate, float64(s.PlannedRequests)/rate
+	if quota > 0 {
+		s.DailyQuota, s.PlanDays = quota, (s.PlannedRequests+quota-1)/quota
+	}
+}
+
 // AllFailed is the rows that failed in this run and, when resumed, in the
 // earlier runs it continues: what decides exit code 3.
 func (s *Summary) AllFailed() int64 { return s.Failed + s.Earlier[statusFailed] }
@@ -100,7 +126,18 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.DryRun {
 		fmt.Fprintf(&b, "dry run: %d rows read, %d valid, %d invalid\n", s.Read, s.Valid, s.Failed)
-		fmt.Fprintf(&b, "a real run would send at most %d requests\n", s.PlannedRequests)
+		fmt.Fprintf(&b, "a real run would send at most %d requests", s.PlannedRequests)
+		if s.PlanRate > 0 {
+			fmt.Fprintf(&b, ": about %s at --rate %g", progress.Human(time.Duration(s.PlanSeconds*float64(time.Second))), s.PlanRate)
+		}
+		b.WriteString("\n")
+		if s.DailyQuota > 0 {
+			days := fmt.Sprintf("%d days", s.PlanDays)
+			if s.PlanDays == 1 {
+				days = "1 day"
+			}
+			fmt.Fprintf(&b, "with a daily quota of %d requests it needs %s\n", s.DailyQuota, days)
+		}
 	} else {
 		fmt.Fprintf(&b, "rows read %d: created %d, updated %d, unchanged %d, skipped %d, failed %d",
 			s.Read, s.Created, s.Updated, s.Unchanged, s.Skipped, s.Failed)
@@ -129,7 +166,22 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	if s.ReportRows > 0 || s.Earlier[statusFailed]+s.Earlier[statusSkipped] > 0 {
-		fmt.Fprintf(&b, "error report: %s (%d rows)\n", s.ReportPath, int64(s.ReportRows)+s.Earlier[statusFailed]+s.Earlier[statusSkipped])
+		n := int64(s.ReportRows) + s.Earlier[statusFailed] + s.Earlier[statusSkipped]
+		rows := fmt.Sprintf("%d rows", n)
+		if n == 1 {
+			rows = "1 row"
+		}
+		fmt.Fprintf(&b, "error report: %s (%s)\n", s.ReportPath, rows)
+	}
+	if len(s.Reasons) > 0 {
+		b.WriteString("failed rows by reason:\n")
+		for _, r := range s.Reasons {
+			rows := fmt.Sprintf("%d rows", r.Rows)
+			if r.Rows == 1 {
+				rows = "1 row"
+			}
+			fmt.Fprintf(&b, "  %s: %s (first: line %d)\n", rows, r.Reason, r.FirstLine)
+		}
 	}
 	if s.Stopped != "" {
 		fmt.Fprintf(&b, "stopped: %s\n", s.Stopped)
