@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // version is the tool's version, sent in User-Agent and written in manifests.
@@ -31,7 +33,117 @@ type streams struct {
 	getenv func(string) string
 }
 
-// usageError is a mistake in the command line: exit code 2.
+// runMain runs the command line until it ends or a second signal arrives
+// on sigs. The first signal cancels the command's context: an import
+// starts no new row and lets the rows in flight finish; the second returns
+// exitInterrupted at once, leaving the command's goroutines to the
+// process's exit (the journal is append-only, so it stays consistent).
+func runMain(sigs <-chan os.Signal, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, stdin, stdout, stderr, getenv) }()
+	select {
+	case code := <-done:
+		return code
+	case <-sigs:
+		cancel()
+	}
+	select {
+	case code := <-done:
+		return code
+	case <-sigs:
+		fmt.Fprintln(stderr, "\nctctbulk: quitting now; rows in flight may have been sent: --resume checks them")
+		return exitInterrupted
+	}
+}
+
+// run parses the command line, runs one subcommand and returns the exit
+// code, printing the error, if any, in words.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	s := streams{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	root := newRootCmd(ctx, s)
+	root.SetArgs(gnuDashes(root, args))
+	cmd, err := root.ExecuteC()
+	if err != nil {
+		name := "ctctbulk"
+		if cmd != nil && cmd != root {
+			name = cmd.CommandPath()
+		}
+		if msg := errorText(err); msg != "" {
+			fmt.Fprintf(stderr, "%s: %s\n", name, msg)
+		}
+	}
+	return exitCode(err)
+}
+
+// newRootCmd builds the command tree. Nothing is global: every command
+// closes over its own options, ctx and the streams.
+func newRootCmd(ctx context.Context, s streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ctctbulk",
+		Short: "move contacts between CSV files and a Constant Contact account",
+		Long: "ctctbulk moves contacts between CSV files and a Constant Contact account through the\n" +
+			"XML/Atom contacts API, and ships a local emulator of that API (the sandbox) to rehearse on.",
+		Example: `  ctctbulk import --list 1 contacts.csv
+  ctctbulk export -o contacts.csv
+  ctctbulk help import`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// Unknown commands are usage errors that suggest the nearest name.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			if sug := cmd.SuggestionsFor(args[0]); len(sug) > 0 {
+				msg += fmt.Sprintf(": did you mean %q?", sug[0])
+			}
+			return usagef("%s (see 'ctctbulk --help')", msg)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(s.stderr)
+			_ = cmd.Help()
+			return usagef("")
+		},
+	}
+	root.SetIn(s.stdin)
+	root.SetOut(s.stdout)
+	root.SetErr(s.stderr)
+	root.SetContext(ctx)
+	root.SuggestionsMinimumDistance = 2
+	root.CompletionOptions.HiddenDefaultCmd = false
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpFunc(helpFunc)
+	root.AddCommand(
+		newImportCmd(s),
+		newExportCmd(s),
+		newListsCmd(s),
+		newFieldsCmd(s),
+		newSandboxCmd(s),
+		&cobra.Command{
+			Use:   "version",
+			Short: "print the version",
+			Args:  noArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := fmt.Fprintf(s.stdout, "ctctbulk %s\n", version)
+				return err
+			},
+		},
+	)
+	return root
+}
+
+// noArgs refuses positional arguments with a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, not %q", cmd.Name(), args[0])
+	}
+	return nil
+}
+
+// usageError is a mistake in the command line: exit code 2. An empty
+// message is not printed (the usage was shown instead).
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -40,129 +152,107 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// exitStatus is an error that carries its own exit code (rows failed,
-// budget reached, interrupted) with the message to print, if any.
-type exitStatus struct {
-	code int
-	err  error
-}
-
-func (e *exitStatus) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-func (e *exitStatus) Unwrap() error { return e.err }
-
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, s streams, args []string) error
-}
-
-func commands() []command {
-	return []command{
-		{"import", "put the rows of a CSV file into the account (FILE, or - for stdin)", runImport},
-		{"export", "write the account's contacts to CSV", runExport},
-		{"sandbox", "run the API emulator in the foreground", runSandbox},
-		{"lists", "show the account's contact lists: id, name, contact count", runLists},
-		{"fields", "show the mappable fields with their limits and aliases", runFields},
-		{"version", "print the version", runVersion},
-	}
-}
-
-// run parses the command line, runs one subcommand and returns the exit code.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	s := streams{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(stderr)
-		if len(args) == 0 {
-			return exitUsage
+// flagError turns pflag's parse errors into usage errors, with the nearest
+// flag name for an unknown one.
+func flagError(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+		if sug := nearestFlag(cmd, name); sug != "" {
+			msg += fmt.Sprintf(": did you mean --%s?", sug)
 		}
-		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			err := c.run(ctx, s, args[1:])
-			code := exitCode(err)
-			if err != nil && !errors.Is(err, flag.ErrHelp) {
-				if msg := err.Error(); msg != "" && !isSilent(err) {
-					fmt.Fprintf(stderr, "ctctbulk %s: %s\n", c.name, msg)
+	return usagef("%s (see 'ctctbulk %s --help')", msg, cmd.Name())
+}
+
+// nearestFlag returns the flag of cmd closest to name in edit distance,
+// if it is close enough to be a typo.
+func nearestFlag(cmd *cobra.Command, name string) string {
+	best, bestD := "", 3
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		if d := editDistance(name, f.Name); d < bestD || (d == bestD && best == "") && d <= 2 {
+			best, bestD = f.Name, d
+		}
+		if strings.HasPrefix(f.Name, name) && best == "" {
+			best = f.Name
+		}
+	})
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// gnuDashes rewrites the single-dash long flags of earlier versions
+// (-base-url URL, -rate=2) into GNU form (--base-url URL), so that scripts
+// written for them keep working. Only names of the subcommand's flags
+// longer than one letter are rewritten, and nothing after "--".
+func gnuDashes(root *cobra.Command, args []string) []string {
+	var sub *cobra.Command
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			for _, c := range root.Commands() {
+				if c.Name() == a {
+					sub = c
 				}
 			}
-			return code
+			break
 		}
 	}
-	fmt.Fprintf(stderr, "ctctbulk: unknown command %q\n", args[0])
-	printUsage(stderr)
-	return exitUsage
-}
-
-func printUsage(w io.Writer) {
-	var b strings.Builder
-	b.WriteString("usage: ctctbulk COMMAND [flags]\n\ncommands:\n")
-	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+	if sub == nil {
+		return args
 	}
-	b.WriteString("\nRun 'ctctbulk COMMAND -h' for a command's flags.\n")
-	io.WriteString(w, b.String())
-}
-
-// isSilent reports errors whose message was already shown (exit statuses
-// without their own error).
-func isSilent(err error) bool {
-	var es *exitStatus
-	return errors.As(err, &es) && es.err == nil
-}
-
-// exitCode maps a command's error to the process exit code.
-func exitCode(err error) int {
-	var ue *usageError
-	var es *exitStatus
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case errors.As(err, &es):
-		return es.code
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.Is(err, context.Canceled):
-		return exitInterrupted
-	default:
-		return exitFatal
-	}
-}
-
-// newFlagSet returns a flag set for a subcommand that reports errors as
-// usage errors instead of exiting.
-func newFlagSet(name, synopsis string, s streams) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(s.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(s.stderr, "usage: ctctbulk %s %s\n\nflags:\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args. The flag package has already printed a bad
-// flag's message and the usage, so the error is a silent exit 2.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
 		}
-		return &exitStatus{code: exitUsage}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if len(name) > 1 && sub.Flags().Lookup(name) != nil {
+			out[i] = "-" + a
+		}
 	}
-	return nil
+	return out
 }
 
-func runVersion(_ context.Context, s streams, args []string) error {
-	fs := newFlagSet("version", "", s)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// rowsFailedError ends a run that finished with rows failed: exit 3.
+type rowsFailedError struct {
+	n      int64
+	report string
+}
+
+func (e *rowsFailedError) Error() string {
+	return fmt.Sprintf("%s failed: see %s", plural(e.n, "row"), e.report)
+}
+
+// plural writes n with its noun, in the plural when n is not 1.
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
-	fmt.Fprintf(s.stdout, "ctctbulk %s\n", version)
-	return nil
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/time/rate"
 
 	"ctctbulk/ctct"
@@ -33,15 +34,29 @@ type connOptions struct {
 	maxRequests  int64 // 0 = no budget; set by import's --max-requests
 }
 
-func (o *connOptions) register(fs *flag.FlagSet, s streams) {
-	fs.StringVar(&o.baseURL, "base-url", s.getenv("CTCT_BASE_URL"), "API base URL (env CTCT_BASE_URL; default https://api.constantcontact.com)")
-	fs.StringVar(&o.user, "user", s.getenv("CTCT_USERNAME"), "account login name (env CTCT_USERNAME)")
-	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the account password (instead of CTCT_PASSWORD)")
-	fs.StringVar(&o.sandboxDB, "sandbox", "", "use an in-process sandbox on this SQLite file instead of an account")
+// register adds the connection flags to fs, in the Connection group. The
+// environment's values are read by fromEnv after parsing, so that help
+// shows one default.
+func (o *connOptions) register(fs *pflag.FlagSet) {
+	fs.StringVar(&o.baseURL, "base-url", "", "API base `URL` (default $CTCT_BASE_URL, else https://api.constantcontact.com)")
+	fs.StringVar(&o.user, "user", "", "account login `NAME` (default $CTCT_USERNAME)")
+	fs.StringVar(&o.passwordFile, "password-file", "", "`FILE` holding the account password (instead of $CTCT_PASSWORD)")
+	fs.StringVar(&o.sandboxDB, "sandbox", "", "use an in-process sandbox on this SQLite `FILE` instead of an account")
 	fs.Float64Var(&o.rate, "rate", 4, "requests per second for all calls")
 	fs.IntVar(&o.burst, "burst", 1, "requests allowed at once above the rate")
 	fs.IntVar(&o.retries, "retries", 6, "retries of a failed request")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of one request")
+	group(fs, "Connection", "base-url", "user", "password-file", "sandbox", "rate", "burst", "retries", "timeout")
+}
+
+// fromEnv fills the settings that no flag gave from the environment.
+func (o *connOptions) fromEnv(s streams) {
+	if o.baseURL == "" {
+		o.baseURL = s.getenv("CTCT_BASE_URL")
+	}
+	if o.user == "" {
+		o.user = s.getenv("CTCT_USERNAME")
+	}
 }
 
 func (o *connOptions) validate() error {
@@ -56,6 +71,15 @@ func (o *connOptions) validate() error {
 	}
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")
+	}
+	if o.baseURL != "" {
+		u, err := url.Parse(o.baseURL)
+		switch {
+		case !strings.Contains(o.baseURL, "://"):
+			return usagef("--base-url needs a scheme: https://%s", strings.TrimPrefix(o.baseURL, "//"))
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			return usagef("--base-url %q is not a web address: give one such as https://api.constantcontact.com", o.baseURL)
+		}
 	}
 	return nil
 }
@@ -108,7 +132,7 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 		fmt.Fprintf(s.stderr, "ctctbulk: no account configured (CTCT_USERNAME, CTCT_API_KEY...): using the built-in sandbox in ./%s\n", defaultSandboxDB)
 	}
 	if o.sandboxDB != "" {
-		return o.connectSandbox(ctx)
+		return o.connectSandbox(ctx, s)
 	}
 	var auth ctct.Option
 	switch {
@@ -127,15 +151,18 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 	if base == "" {
 		base = "https://api.constantcontact.com"
 	}
-	c, err := ctct.NewClient(base, o.user, append(o.clientOptions(), auth)...)
+	c, err := ctct.NewClient(base, o.user, append(o.clientOptions(s), auth)...)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
 	return &connection{client: c, target: accountTarget(base, o.user), close: func() {}}, nil
 }
 
-func (o *connOptions) clientOptions() []ctct.Option {
+func (o *connOptions) clientOptions(s streams) []ctct.Option {
 	opts := []ctct.Option{
+		ctct.WithRetryNotice(func(wait time.Duration, err error) {
+			fmt.Fprintf(s.stderr, "retrying in %s: %s\n", wait.Round(100*time.Millisecond), netCause(err))
+		}),
 		ctct.WithLimiter(rate.NewLimiter(rate.Limit(o.rate), o.burst)),
 		ctct.WithRetries(o.retries),
 		ctct.WithTimeout(o.timeout),
@@ -149,7 +176,7 @@ func (o *connOptions) clientOptions() []ctct.Option {
 
 // connectSandbox serves a sandbox on the SQLite file over loopback HTTP in
 // this process and returns a client of it.
-func (o *connOptions) connectSandbox(ctx context.Context) (*connection, error) {
+func (o *connOptions) connectSandbox(ctx context.Context, s streams) (*connection, error) {
 	cfg := sandbox.DefaultConfig()
 	cfg.DB = o.sandboxDB
 	sb, err := sandbox.New(ctx, cfg)
@@ -166,7 +193,7 @@ func (o *connOptions) connectSandbox(ctx context.Context) (*connection, error) {
 	// shows in the client's requests, which say so.
 	go func() { _ = srv.Serve(ln) }()
 	c, err := ctct.NewClient("http://"+ln.Addr().String(), cfg.User,
-		append(o.clientOptions(), ctct.WithBasicAuth(cfg.APIKey, cfg.Password))...)
+		append(o.clientOptions(s), ctct.WithBasicAuth(cfg.APIKey, cfg.Password))...)
 	if err != nil {
 		srv.Close()
 		sb.Close()

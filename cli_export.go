@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"ctctbulk/exporter"
 	"ctctbulk/progress"
@@ -30,29 +34,45 @@ type exportOptions struct {
 	summaryJSON string
 }
 
-func runExport(ctx context.Context, s streams, args []string) error {
+func newExportCmd(s streams) *cobra.Command {
 	var o exportOptions
-	flags := newFlagSet("export", "[flags]", s)
-	o.conn.register(flags, s)
-	flags.StringVar(&o.output, "o", "", "output file, written to a temporary file and renamed when complete (default stdout; - for stdout)")
-	flags.StringVar(&o.status, "status", "all", "contacts to export: all, active, removed or do-not-mail")
-	flags.StringVar(&o.list, "list", "", "export the members of this list (number or exact name)")
-	flags.StringVar(&o.since, "since", "", "export the contacts changed since this time (2008-07-23T14:21:06.407Z or 2008-07-23)")
-	flags.StringVar(&o.statePath, "state", "", "incremental state file: export the changes since the last complete run, then record this run")
-	flags.Var(&o.emails, "email", "export the contact with this address (repeatable)")
-	flags.StringVar(&o.detail, "detail", "full", "full (one request per contact, every field) or summary (the listing's fields, one request per 50 contacts)")
-	flags.IntVar(&o.workers, "workers", exporter.DefaultWorkers, "contact details fetched at once")
-	flags.BoolVar(&o.raw, "raw", false, "do not prefix cells starting with = + - @ with '")
-	flags.DurationVar(&o.overlap, "overlap", exporter.DefaultOverlap, "with --state, the next run starts this long before this run's start")
+	cmd := &cobra.Command{
+		Use:   "export [flags]",
+		Short: "write the account's contacts to CSV",
+		Long: `Export writes the account's contacts to CSV with the canonical header, so that an export imports
+with no mapping. -o FILE is written beside the target and renamed when complete, with
+FILE.manifest.json; --state FILE exports only what changed since the last complete run.`,
+		Example: `  ctctbulk export -o contacts.csv
+  ctctbulk export --status active --detail summary -o active.csv
+  ctctbulk export --state nightly.state -o changes.csv`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runExport(cmd.Context(), s, &o)
+		},
+	}
+	flags := cmd.Flags()
+	flags.StringVarP(&o.output, "output", "o", "", "output `FILE`, written to a temporary file and renamed when complete (default stdout; - for stdout)")
 	flags.StringVar(&o.fileMode, "file-mode", "0600", "permissions of the output file, in octal")
+	flags.BoolVar(&o.raw, "raw", false, "do not prefix cells starting with = + - @ with '")
+	group(flags, "Output", "output", "file-mode", "raw")
+	flags.StringVar(&o.status, "status", "all", "contacts to export: all, active, removed or do-not-mail")
+	flags.StringVar(&o.list, "list", "", "export the members of this list `ID|NAME`")
+	flags.StringVar(&o.since, "since", "", "export the contacts changed since this `TIME` (2008-07-23T14:21:06.407Z or 2008-07-23)")
+	flags.StringVar(&o.statePath, "state", "", "incremental state `FILE`: export the changes since the last complete run, then record this run")
+	flags.Var(&o.emails, "email", "export the contact with this `ADDRESS` (repeatable)")
+	flags.DurationVar(&o.overlap, "overlap", exporter.DefaultOverlap, "with --state, the next run starts this long before this run's start")
+	group(flags, "Selection", "status", "list", "since", "state", "email", "overlap")
+	flags.StringVar(&o.detail, "detail", "full", "`full` (one request per contact, every field) or summary (the listing's fields, one request per 50 contacts)")
+	flags.IntVar(&o.workers, "workers", exporter.DefaultWorkers, "contact details fetched at once")
 	flags.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
-	flags.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	if flags.NArg() > 0 {
-		return usagef("export takes no arguments (the output file is -o FILE)")
-	}
+	flags.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this `FILE`")
+	group(flags, "Run control", "detail", "workers", "log-every", "summary-json")
+	o.conn.register(flags)
+	return cmd
+}
+
+func runExport(ctx context.Context, s streams, o *exportOptions) error {
+	o.conn.fromEnv(s)
 	opts, mode, err := o.validate()
 	if err != nil {
 		return err
@@ -66,6 +86,9 @@ func runExport(ctx context.Context, s streams, args []string) error {
 	}
 	defer conn.close()
 	opts.Target, opts.ImplicitTarget = conn.target, unconfigured && conn.sandbox != nil
+	// Read before the exporter starts counting: the one request it may take
+	// is not the export's.
+	total := exportTotal(ctx, conn.client, o)
 	opts.Warnf = func(format string, args ...any) { fmt.Fprintf(s.stderr, "warning: "+format+"\n", args...) }
 	ex, err := exporter.New(conn.client, opts)
 	if err != nil {
@@ -77,10 +100,11 @@ func runExport(ctx context.Context, s streams, args []string) error {
 	if toStdout {
 		summaryOut = s.stderr // the CSV owns stdout
 	}
-	rep := progress.Start(s.stderr, progress.Options{Terminal: isTerminal(s.stderr), Every: o.logEvery, Label: "export"},
+	base := conn.client.Counters().Requests
+	rep := progress.Start(s.stderr, progress.Options{Terminal: isTerminal(s.stderr), Every: o.logEvery, Label: "export", Unit: "contacts"},
 		func() progress.Status {
 			done, text := ex.Progress()
-			return progress.Status{Done: done, Text: text}
+			return progress.Status{Done: done, Total: total, Rows: done, Requests: conn.client.Counters().Requests - base, Text: text}
 		})
 	var sum *exporter.Summary
 	var runErr error
@@ -91,8 +115,7 @@ func runExport(ctx context.Context, s streams, args []string) error {
 	}
 	rep.Stop()
 	exitErr := exportExit(runErr, o)
-	var ue *usageError
-	if sum != nil && !errors.As(exitErr, &ue) {
+	if sum != nil && exitCode(exitErr) != exitUsage {
 		if err := sum.WriteText(summaryOut); err != nil {
 			return fmt.Errorf("write summary: %w", err)
 		}
@@ -107,7 +130,7 @@ func runExport(ctx context.Context, s streams, args []string) error {
 
 // exportExit maps the run's outcome to the exit code, with a message that
 // says what happened to the output.
-func exportExit(runErr error, o exportOptions) error {
+func exportExit(runErr error, o *exportOptions) error {
 	left := "nothing was written"
 	if o.output != "" && o.output != "-" {
 		left = o.output + " is left as it was"
@@ -119,16 +142,16 @@ func exportExit(runErr error, o exportOptions) error {
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, exporter.ErrUnknownList), errors.Is(runErr, exporter.ErrStateMismatch):
-		return &usageError{msg: runErr.Error()}
+		return runErr
 	case errors.Is(runErr, exporter.ErrTargetMismatch):
 		return &usageError{msg: fmt.Sprintf("%v (%s)\nThe target is the account of CTCT_USERNAME (--user) at CTCT_BASE_URL (--base-url), or --sandbox FILE; "+
 			"with none of them set, the built-in sandbox ./%s.", runErr, left, defaultSandboxDB)}
 	case errors.Is(runErr, exporter.ErrInterrupted):
-		return &exitStatus{code: exitInterrupted, err: fmt.Errorf("interrupted: %s", left)}
+		return &notedError{err: exporter.ErrInterrupted, note: left}
 	case o.output == "" || o.output == "-":
-		return fmt.Errorf("%w (the CSV on stdout is incomplete%s)", runErr, strings.TrimPrefix(left, "nothing was written"))
+		return &notedError{err: runErr, note: "the CSV on stdout is incomplete" + strings.TrimPrefix(left, "nothing was written")}
 	default:
-		return fmt.Errorf("%w (%s)", runErr, left)
+		return &notedError{err: runErr, note: left}
 	}
 }
 
@@ -168,6 +191,13 @@ func (o *exportOptions) validate() (exporter.Options, fs.FileMode, error) {
 		return opts, 0, usagef("--since and --state are exclusive: the state file holds the since time")
 	case len(o.emails) > 0 && (o.list != "" || o.since != "" || o.statePath != ""):
 		return opts, 0, usagef("--email cannot be combined with --list, --since or --state")
+	}
+	if o.output != "" && o.output != "-" {
+		// Say it of the file asked for, not of the temporary file beside it.
+		dir := filepath.Dir(o.output)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return opts, 0, usagef("-o %s: the directory %s does not exist", o.output, dir)
+		}
 	}
 	mode, err := parseFileMode(o.fileMode)
 	if err != nil {

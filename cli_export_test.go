@@ -64,7 +64,7 @@ func TestExportUsage(t *testing.T) {
 		{[]string{"--workers", "0"}, "--workers"},
 		{[]string{"--overlap", "-1m"}, "--overlap"},
 		{[]string{"--list", "active"}, "use the status"},
-		{[]string{"--bogus"}, "flag provided but not defined"},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
 	}
 	db := filepath.Join(t.TempDir(), "s.db")
 	for _, tt := range tests {

@@ -1,22 +1,27 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"ctctbulk/mapping"
 )
 
-func runFields(_ context.Context, s streams, args []string) error {
-	fs := newFlagSet("fields", "", s)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newFieldsCmd(s streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "fields",
+		Short: "show the mappable fields with their limits and aliases",
+		Example: `  ctctbulk fields
+  ctctbulk fields | grep -i phone`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error { return runFields(s) },
 	}
-	if fs.NArg() > 0 {
-		return usagef("fields takes no arguments")
-	}
+}
+
+func runFields(s streams) error {
 	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIELD\tLIMIT\tALIASES")
 	for _, d := range mapping.Docs() {

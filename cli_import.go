@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"golang.org/x/text/encoding/charmap"
 
@@ -19,11 +21,12 @@ import (
 	"ctctbulk/progress"
 )
 
-// multiFlag is a repeatable string flag.
+// multiFlag is a repeatable string flag; it never splits a value on commas.
 type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+func (m *multiFlag) Type() string       { return "strings" }
 
 type importOptions struct {
 	conn        connOptions
@@ -42,6 +45,8 @@ type importOptions struct {
 	optOuts     string
 	dryRun      bool
 	maxRequests int64
+	dailyQuota  int64
+	grace       time.Duration
 	logEvery    time.Duration
 	summaryJSON string
 	workers     int
@@ -49,36 +54,62 @@ type importOptions struct {
 	encoding    string
 }
 
-func runImport(ctx context.Context, s streams, args []string) error {
+func newImportCmd(s streams) *cobra.Command {
 	var o importOptions
-	fs := newFlagSet("import", "[flags] FILE   (FILE may be - for stdin)", s)
-	o.conn.register(fs, s)
-	fs.StringVar(&o.mapFile, "map", "", "mapping file: one `CSV header = Field` per line, # comments, `Header = -` ignores")
-	fs.Var(&o.cols, "col", "map a column: 'Header=Field' (repeatable)")
-	fs.Var(&o.lists, "list", "list id or exact name to add every contact to (repeatable)")
+	cmd := &cobra.Command{
+		Use:   "import [flags] FILE",
+		Short: "put the rows of a CSV file into the account (FILE, or - for stdin)",
+		Long: `Import creates and updates contacts from the rows of a CSV file. Emails are looked up 50 per
+request; new contacts are created, existing ones updated only when a value differs. Rows that
+fail go to FILE.errors.csv; FILE.journal records finished rows, so that after Ctrl-C, a crash or
+--max-requests a run started again with --resume continues where it stopped.`,
+		Example: `  ctctbulk import --list 1 --list Customers contacts.csv
+  ctctbulk import --map samples/crm.map --list 2 samples/crm_export.csv
+  ctctbulk import --dry-run --daily-quota 10000 big.csv`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("import needs exactly one FILE (or - for stdin)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.file = args[0]
+			return runImport(cmd.Context(), s, &o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.delimiter, "delimiter", "", "field delimiter: , ; or tab (default: sniffed)")
+	fs.StringVar(&o.encoding, "encoding", "utf-8", "`ENCODING` of the input: utf-8, windows-1252 or latin1")
+	group(fs, "Input", "delimiter", "encoding")
+	fs.StringVar(&o.mapFile, "map", "", "mapping `FILE`: one \"CSV header = Field\" per line, # comments, \"Header = -\" ignores a column")
+	fs.Var(&o.cols, "col", "map a column: `HEADER=FIELD` (repeatable)")
+	fs.StringVar(&o.empty, "empty", "keep", "`keep|clear`: an empty cell keeps the existing value, or clears it")
+	fs.StringVar(&o.optIn, "opt-in-source", ctct.ActionByCustomer, "`SOURCE` of the opt-in: ACTION_BY_CUSTOMER or ACTION_BY_CONTACT")
+	group(fs, "Mapping", "map", "col", "empty", "opt-in-source")
+	fs.StringVar(&o.optOuts, "opt-outs", "carry", "a row whose Status is Do Not Mail: carry (opt the contact out, creating it if new) or skip (report it); such a row never makes a contact Active. A row whose Status is Removed is always skipped: importing it would subscribe it")
+	group(fs, "Mapping", "opt-outs")
+	fs.Var(&o.lists, "list", "add every contact to the list `ID|NAME` (repeatable)")
 	fs.BoolVar(&o.createLists, "create-lists", false, "create, before the first row, each list that --list or a ContactLists cell names and the account lacks (otherwise an unknown list is an error)")
-	fs.StringVar(&o.mode, "mode", "upsert", "upsert, create (new contacts only) or update (existing only)")
-	fs.StringVar(&o.optIn, "opt-in-source", ctct.ActionByCustomer, "ACTION_BY_CUSTOMER or ACTION_BY_CONTACT")
-	fs.StringVar(&o.empty, "empty", "keep", "an empty cell: keep the existing value, or clear it")
-	fs.StringVar(&o.errorsPath, "errors", "", "error report (default FILE.errors.csv)")
-	fs.StringVar(&o.journalPath, "journal", "", "journal of finished rows (default FILE.journal)")
+	group(fs, "Lists", "list", "create-lists")
+	fs.StringVar(&o.mode, "mode", "upsert", "`MODE`: upsert, create (new contacts only) or update (existing ones only)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "read, map and validate every row; send nothing; print the request plan and its time")
+	fs.StringVar(&o.errorsPath, "errors", "", "error report `FILE` (default FILE.errors.csv)")
+	fs.StringVar(&o.journalPath, "journal", "", "journal `FILE` of finished rows (default FILE.journal)")
 	fs.BoolVar(&o.resume, "resume", false, "continue an interrupted run from its journal (refused when the input's finished rows changed)")
 	fs.BoolVar(&o.recheck, "recheck", false, "with --resume: start the journal over and check every row against the account again (none is created twice)")
-	fs.StringVar(&o.optOuts, "opt-outs", "carry", "a row whose Status is Do Not Mail: carry (opt the contact out, creating it if new) or skip (report it); such a row never makes a contact Active. A row whose Status is Removed is always skipped: importing it would subscribe it")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "read, map and validate every row; send nothing; print the request plan")
-	fs.Int64Var(&o.maxRequests, "max-requests", 0, "stop cleanly before sending more requests than this (exit 4; --resume continues)")
-	fs.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
-	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
+	fs.Int64Var(&o.maxRequests, "max-requests", 0, "stop cleanly before sending more than `N` requests (exit 4; --resume continues)")
+	fs.Int64Var(&o.dailyQuota, "daily-quota", 0, "with --dry-run: count the days a run needs at a daily quota of `N` requests")
 	fs.IntVar(&o.workers, "workers", 4, "rows processed at once")
-	fs.StringVar(&o.delimiter, "delimiter", "", "field delimiter: , ; or tab (default: sniffed)")
-	fs.StringVar(&o.encoding, "encoding", "utf-8", "input encoding: utf-8, windows-1252 or latin1")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("import needs exactly one FILE (or - for stdin)")
-	}
-	o.file = fs.Arg(0)
+	fs.DurationVar(&o.grace, "grace", 30*time.Second, "after Ctrl-C, how long the rows in flight may take to finish")
+	fs.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
+	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this `FILE`")
+	group(fs, "Run control", "mode", "dry-run", "errors", "journal", "resume", "recheck", "max-requests", "daily-quota", "workers", "grace", "log-every", "summary-json")
+	o.conn.register(fs)
+	return cmd
+}
+
+func runImport(ctx context.Context, s streams, o *importOptions) error {
+	o.conn.fromEnv(s)
 	opts, err := o.validate()
 	if err != nil {
 		return err
@@ -92,6 +123,7 @@ func runImport(ctx context.Context, s streams, args []string) error {
 
 	// A dry run sends nothing, so it needs no client.
 	var client importer.Client
+	var requests func() int64
 	if !o.dryRun {
 		o.conn.maxRequests = o.maxRequests
 		conn, err := o.conn.connect(ctx, s)
@@ -101,20 +133,32 @@ func runImport(ctx context.Context, s streams, args []string) error {
 		defer conn.close()
 		client = conn.client
 		opts.Target = conn.target
+		base := conn.client.Counters().Requests
+		requests = func() int64 { return conn.client.Counters().Requests - base }
 	}
 	opts.Warnf = func(format string, args ...any) { fmt.Fprintf(s.stderr, "warning: "+format+"\n", args...) }
 	im, err := importer.New(client, opts)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	rep := progress.Start(s.stderr, progress.Options{Terminal: isTerminal(s.stderr), Every: o.logEvery, Label: "import"},
+	rep := progress.Start(s.stderr, progress.Options{Terminal: isTerminal(s.stderr), Every: o.logEvery, Label: "import", Unit: "rows"},
 		func() progress.Status {
 			done, text := im.Progress()
-			return progress.Status{Done: done, Text: text}
+			st := progress.Status{Done: in.read.Load(), Total: in.size, Rows: done, Text: text}
+			if requests != nil {
+				st.Requests = requests()
+			}
+			return st
 		})
+	// The first signal: say what the run waits for; a second one quits.
+	stopNote := context.AfterFunc(ctx, func() {
+		rep.Note(fmt.Sprintf("stopping: waiting for %d requests in flight (Ctrl-C again to quit now)", im.InFlight()))
+	})
 	sum, runErr := im.Run(ctx, in)
+	stopNote()
 	rep.Stop()
 	if sum != nil {
+		sum.Plan(o.conn.rate, o.dailyQuota)
 		if err := sum.WriteText(s.stdout); err != nil {
 			return fmt.Errorf("write summary: %w", err)
 		}
@@ -130,32 +174,28 @@ func runImport(ctx context.Context, s streams, args []string) error {
 	return importExit(runErr, sum, o)
 }
 
-// importExit maps the run's outcome to the exit code, with a message that
-// says what to do next.
-func importExit(runErr error, sum *importer.Summary, o importOptions) error {
-	var mapErr *importer.MappingError
-	var refused *importer.RefusedError
+// importExit says what the run's outcome means for the user: the typed
+// errors that exitCode maps, with what to do next.
+func importExit(runErr error, sum *importer.Summary, o *importOptions) error {
 	switch {
-	case errors.As(runErr, &mapErr), errors.As(runErr, &refused):
-		return &usageError{msg: runErr.Error()}
 	case errors.Is(runErr, importer.ErrInterrupted):
-		return &exitStatus{code: exitInterrupted, err: fmt.Errorf("interrupted: the journal %s is kept; run again with --resume to continue", o.journalPath)}
+		return fmt.Errorf("%w: the journal %s is kept; run again with --resume to continue", runErr, o.journalPath)
 	case errors.Is(runErr, ctct.ErrBudgetExhausted):
-		return &exitStatus{code: exitBudget, err: fmt.Errorf("stopped at the request budget (--max-requests %d): run again with --resume to continue", o.maxRequests)}
+		return fmt.Errorf("stopped at the request budget (--max-requests %d): run again with --resume to continue: %w", o.maxRequests, ctct.ErrBudgetExhausted)
 	case runErr != nil:
-		if sum != nil && !o.dryRun {
-			return fmt.Errorf("%w (the journal %s is kept: --resume continues)", runErr, o.journalPath)
+		if sum != nil && !o.dryRun && exitCode(runErr) != exitUsage {
+			return &notedError{err: runErr, note: fmt.Sprintf("the journal %s is kept: --resume continues", o.journalPath)}
 		}
 		return runErr
 	case sum != nil && sum.AllFailed() > 0:
-		return &exitStatus{code: exitRowsFailed, err: fmt.Errorf("%d rows failed: see %s", sum.AllFailed(), o.errorsPath)}
+		return &rowsFailedError{n: sum.AllFailed(), report: o.errorsPath}
 	}
 	return nil
 }
 
 func (o *importOptions) validate() (importer.Options, error) {
 	opts := importer.Options{
-		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists, Retries: o.conn.retries,
+		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists, Retries: o.conn.retries, Grace: o.grace,
 		DryRun: o.dryRun, Resume: o.resume, Recheck: o.recheck, CreateLists: o.createLists, OptOuts: importer.OptOutPolicy(o.optOuts),
 		Reader: importer.ReaderOptions{Encoding: o.encoding},
 	}
@@ -191,6 +231,12 @@ func (o *importOptions) validate() (importer.Options, error) {
 	}
 	if o.maxRequests < 0 {
 		return opts, usagef("--max-requests cannot be negative")
+	}
+	if o.dailyQuota < 0 {
+		return opts, usagef("--daily-quota cannot be negative")
+	}
+	if o.grace <= 0 {
+		return opts, usagef("--grace must be positive")
 	}
 	switch strings.ToLower(o.encoding) {
 	case "utf-8", "utf8":
@@ -253,16 +299,52 @@ func dryRunReportPath(path string) string {
 	return dir + strings.TrimSuffix(name, ext) + ".dry-run" + ext
 }
 
+// input is the file being imported, counting the bytes read for the
+// progress display; size is the file's size, or 0 when unknown (stdin).
+type input struct {
+	io.Reader
+	close func() error
+	size  int64
+	read  atomic.Int64
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	n, err := in.Reader.Read(p)
+	in.read.Add(int64(n))
+	return n, err
+}
+
+// Seek seeks the file, when it can (the importer reads a resumed input
+// twice); stdin from a pipe cannot.
+func (in *input) Seek(offset int64, whence int) (int64, error) {
+	sk, ok := in.Reader.(io.Seeker)
+	if !ok {
+		return 0, errors.New("the input cannot seek")
+	}
+	n, err := sk.Seek(offset, whence)
+	if err == nil {
+		in.read.Store(n)
+	}
+	return n, err
+}
+
+// Close closes the file.
+func (in *input) Close() error { return in.close() }
+
 // openInput opens FILE, or stdin for "-".
-func openInput(name string, stdin io.Reader) (io.ReadCloser, error) {
+func openInput(name string, stdin io.Reader) (*input, error) {
 	if name == "-" {
-		return io.NopCloser(stdin), nil
+		return &input{Reader: stdin, close: func() error { return nil }}, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("open input: %w", err)
 	}
-	return f, nil
+	in := &input{Reader: f, close: f.Close}
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		in.size = st.Size()
+	}
+	return in, nil
 }
 
 // isTerminal reports whether w is a terminal (for the progress bar).

@@ -5,19 +5,30 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"ctctbulk/ctct"
 )
 
-func runLists(ctx context.Context, s streams, args []string) error {
+func newListsCmd(s streams) *cobra.Command {
 	var conn connOptions
-	fs := newFlagSet("lists", "[flags]", s)
-	conn.register(fs, s)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "lists [flags]",
+		Short: "show the account's contact lists: id, name, contact count",
+		Example: `  ctctbulk lists
+  ctctbulk lists --sandbox rehearsal.db
+  CTCT_USERNAME=acme CTCT_API_KEY=... CTCT_PASSWORD=... ctctbulk lists`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLists(cmd.Context(), s, &conn)
+		},
 	}
-	if fs.NArg() > 0 {
-		return usagef("lists takes no arguments")
-	}
+	conn.register(cmd.Flags())
+	return cmd
+}
+
+func runLists(ctx context.Context, s streams, conn *connOptions) error {
+	conn.fromEnv(s)
 	if err := conn.validate(); err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"ctctbulk/sandbox"
 )
 
@@ -18,17 +20,33 @@ type sandboxOptions struct {
 	seed int
 }
 
-func runSandbox(ctx context.Context, s streams, args []string) error {
+func newSandboxCmd(s streams) *cobra.Command {
 	o := sandboxOptions{cfg: sandbox.DefaultConfig()}
-	fs := newFlagSet("sandbox", "[flags]", s)
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (loopback unless told otherwise)")
-	fs.StringVar(&o.cfg.DB, "db", "ctct-sandbox.db", "SQLite file of the store, or :memory:")
+	cmd := &cobra.Command{
+		Use:   "sandbox [flags]",
+		Short: "run the API emulator in the foreground",
+		Long: `Sandbox serves a faithful emulator of the contacts API over HTTP on a SQLite store, with rate
+limits and fault injection, to rehearse a migration on. GET /_sandbox/stats counts the requests;
+POST /_sandbox/reset returns the store to its first state.`,
+		Example: `  ctctbulk sandbox --db :memory: --seed 120
+  ctctbulk sandbox --rate 4 --throttle-status 503 --latency 50ms
+  ctctbulk sandbox --fail-rate 0.1 --drop-rate 0.02 --addr 127.0.0.1:9090`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSandbox(cmd.Context(), s, &o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`ADDRESS` to listen on (loopback unless told otherwise)")
+	fs.StringVar(&o.cfg.DB, "db", "ctct-sandbox.db", "SQLite `FILE` of the store, or :memory:")
+	fs.IntVar(&o.seed, "seed", 0, "create `N` realistic contacts if the store has none")
+	fs.IntVar(&o.cfg.PageSize, "page-size", o.cfg.PageSize, "entries per page of a feed")
+	group(fs, "Store", "addr", "db", "seed", "page-size")
 	fs.StringVar(&o.cfg.User, "user", o.cfg.User, "account login the sandbox accepts")
 	fs.StringVar(&o.cfg.APIKey, "api-key", o.cfg.APIKey, "API key the sandbox accepts")
 	fs.StringVar(&o.cfg.Password, "password", o.cfg.Password, "password the sandbox accepts")
 	fs.StringVar(&o.cfg.AccessToken, "access-token", o.cfg.AccessToken, "OAuth2 bearer token the sandbox accepts")
-	fs.IntVar(&o.cfg.PageSize, "page-size", o.cfg.PageSize, "entries per page of a feed")
-	fs.IntVar(&o.seed, "seed", 0, "create N realistic contacts if the store has none")
+	group(fs, "Credentials", "user", "api-key", "password", "access-token")
 	fs.Float64Var(&o.cfg.Rate, "rate", 0, "requests per second allowed (0 = no limit)")
 	fs.IntVar(&o.cfg.RateBurst, "rate-burst", 0, "requests allowed at once above the rate (0 = 200ms worth)")
 	fs.IntVar(&o.cfg.ThrottleStatus, "throttle-status", 429, "status of a throttled answer: 429, 503 or 403")
@@ -39,9 +57,11 @@ func runSandbox(ctx context.Context, s streams, args []string) error {
 	fs.Uint64Var(&o.cfg.RandSeed, "rand-seed", 0, "seed of the random faults and data (0 = from the clock)")
 	fs.DurationVar(&o.cfg.ActivityDelay, "activity-delay", o.cfg.ActivityDelay, "queue time of a bulk activity: how long it stays PENDING before it runs")
 	fs.Float64Var(&o.cfg.ActivityRate, "activity-rate", o.cfg.ActivityRate, "rows per second a running bulk activity applies or exports (0 = no limit)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
+	group(fs, "Realism", "rate", "rate-burst", "throttle-status", "latency", "jitter", "fail-rate", "drop-rate", "rand-seed", "activity-delay", "activity-rate")
+	return cmd
+}
+
+func runSandbox(ctx context.Context, s streams, o *sandboxOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}

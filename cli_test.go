@@ -34,12 +34,17 @@ func TestVersionAndUsage(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"version"}, exitOK, "ctctbulk " + version, ""},
-		{nil, exitUsage, "", "usage: ctctbulk COMMAND"},
+		{nil, exitUsage, "", "Usage:\n  ctctbulk COMMAND [flags]"},
 		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
 		{[]string{"lists", "--rate", "0", "--sandbox", "x.db"}, exitUsage, "", "--rate must be positive"},
+		// The single-dash long flags of earlier versions still work.
+		{[]string{"lists", "-rate", "0", "-sandbox", "x.db"}, exitUsage, "", "--rate must be positive"},
+		{[]string{"lists", "-rate=0", "-sandbox=x.db"}, exitUsage, "", "--rate must be positive"},
+		{[]string{"help", "import"}, exitOK, "Run control flags:", ""},
+		{[]string{"import", "--help"}, exitOK, "Examples:\n  ctctbulk import", ""},
 		{[]string{"import"}, exitUsage, "", "exactly one FILE"},
 		{[]string{"import", "--mode", "merge", "f.csv"}, exitUsage, "", "--mode must be upsert, create or update"},
-		{[]string{"import", "--bogus", "f.csv"}, exitUsage, "", "flag provided but not defined"},
+		{[]string{"import", "--bogus", "f.csv"}, exitUsage, "", "unknown flag: --bogus"},
 		{[]string{"sandbox", "--throttle-status", "500"}, exitUsage, "", "--throttle-status must be 429, 503 or 403"},
 		{[]string{"fields"}, exitOK, "EmailAddress", ""},
 	}
@@ -178,7 +183,7 @@ func TestImportBudgetExitCodes(t *testing.T) {
 		{[]string{"--max-requests", "30"}, exitBudget, "not finished", "--resume"},
 		{nil, exitUsage, "", "add --resume to continue it"},
 		// The row that failed in the first run still decides the exit code.
-		{[]string{"--resume"}, exitRowsFailed, "failed 1)", "1 rows failed"},
+		{[]string{"--resume"}, exitRowsFailed, "failed 1)", "1 row failed"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(t, nil, append(append(append([]string{}, base...), tt.args...), input)...)

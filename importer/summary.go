@@ -125,7 +125,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "target: %s\n", s.Target)
 	}
 	if s.DryRun {
-		fmt.Fprintf(&b, "dry run: %d rows read, %d valid, %d invalid\n", s.Read, s.Valid, s.Failed)
+		fmt.Fprintf(&b, "dry run: %s read, %d valid, %d invalid\n", nRows(s.Read), s.Valid, s.Failed)
 		fmt.Fprintf(&b, "a real run would send at most %d requests", s.PlannedRequests)
 		if s.PlanRate > 0 {
 			fmt.Fprintf(&b, ": about %s at --rate %g", progress.Human(time.Duration(s.PlanSeconds*float64(time.Second))), s.PlanRate)
@@ -167,20 +167,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 	b.WriteString("\n")
 	if s.ReportRows > 0 || s.Earlier[statusFailed]+s.Earlier[statusSkipped] > 0 {
 		n := int64(s.ReportRows) + s.Earlier[statusFailed] + s.Earlier[statusSkipped]
-		rows := fmt.Sprintf("%d rows", n)
-		if n == 1 {
-			rows = "1 row"
-		}
-		fmt.Fprintf(&b, "error report: %s (%s)\n", s.ReportPath, rows)
+		fmt.Fprintf(&b, "error report: %s (%s)\n", s.ReportPath, nRows(n))
 	}
 	if len(s.Reasons) > 0 {
 		b.WriteString("failed rows by reason:\n")
 		for _, r := range s.Reasons {
-			rows := fmt.Sprintf("%d rows", r.Rows)
-			if r.Rows == 1 {
-				rows = "1 row"
-			}
-			fmt.Fprintf(&b, "  %s: %s (first: line %d)\n", rows, r.Reason, r.FirstLine)
+			fmt.Fprintf(&b, "  %s: %s (first: line %d)\n", nRows(r.Rows), r.Reason, r.FirstLine)
 		}
 	}
 	if s.Stopped != "" {
@@ -188,6 +180,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// nRows writes n rows, "1 row" for one.
+func nRows(n int64) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
 }
 
 // WriteJSON writes the summary as indented JSON.

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// groupAnnotation is the flag annotation that names a flag's help group.
+const groupAnnotation = "ctctbulk_group"
+
+// groupOrder is the order of the flag groups in help, as gh orders them.
+var groupOrder = []string{"Input", "Output", "Mapping", "Lists", "Selection", "Run control", "Store", "Credentials", "Realism", "Connection"}
+
+// group puts the named flags of fs in a help group.
+func group(fs *pflag.FlagSet, name string, flags ...string) {
+	for _, f := range flags {
+		if err := fs.SetAnnotation(f, groupAnnotation, []string{name}); err != nil {
+			panic(fmt.Sprintf("flag group %s: %v", name, err)) // a mistake in this file, found by any test
+		}
+	}
+}
+
+// helpFunc writes a command's help to stdout: what it does, its usage, its
+// subcommands, its flags by group, and examples last.
+func helpFunc(cmd *cobra.Command, _ []string) {
+	fmt.Fprint(cmd.OutOrStdout(), helpText(cmd))
+}
+
+func helpText(cmd *cobra.Command) string {
+	var b strings.Builder
+	desc := cmd.Long
+	if desc == "" {
+		desc = upperFirst(cmd.Short) + "."
+	}
+	use := cmd.UseLine()
+	if cmd.HasAvailableSubCommands() {
+		use = cmd.CommandPath() + " COMMAND [flags]"
+	}
+	fmt.Fprintf(&b, "%s\n\nUsage:\n  %s\n", desc, use)
+	if cmd.HasAvailableSubCommands() {
+		b.WriteString("\nCommands:\n")
+		for _, c := range cmd.Commands() {
+			if c.IsAvailableCommand() || c.Name() == "help" {
+				fmt.Fprintf(&b, "  %-11s %s\n", c.Name(), c.Short)
+			}
+		}
+	}
+	groups := map[string]*pflag.FlagSet{}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		name := "Other"
+		if g := f.Annotations[groupAnnotation]; len(g) > 0 {
+			name = g[0]
+		}
+		if groups[name] == nil {
+			groups[name] = pflag.NewFlagSet(name, pflag.ContinueOnError)
+			groups[name].SortFlags = false
+		}
+		groups[name].AddFlag(f)
+	})
+	for _, name := range append(groupOrder, "Other") {
+		if fs := groups[name]; fs != nil {
+			fmt.Fprintf(&b, "\n%s flags:\n%s", name, fs.FlagUsagesWrapped(100))
+		}
+	}
+	if cmd.Example != "" {
+		fmt.Fprintf(&b, "\nExamples:\n%s\n", cmd.Example)
+	}
+	if cmd.HasAvailableSubCommands() {
+		fmt.Fprintf(&b, "\nRun '%s COMMAND --help' (or '%s help COMMAND') for a command's flags.\n", cmd.CommandPath(), cmd.CommandPath())
+	}
+	return b.String()
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
