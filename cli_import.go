@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -144,7 +143,7 @@ func runImport(ctx context.Context, s streams, o *importOptions) error {
 	rep := progress.Start(s.stderr, progress.Options{Terminal: isTerminal(s.stderr), Every: o.logEvery, Label: "import", Unit: "rows"},
 		func() progress.Status {
 			done, text := im.Progress()
-			st := progress.Status{Done: in.read.Load(), Total: in.size, Rows: done, Text: text}
+			st := progress.Status{Done: min(im.Offset(), in.size), Total: in.size, Rows: done, Text: text}
 			if requests != nil {
 				st.Requests = requests()
 			}
@@ -299,19 +298,12 @@ func dryRunReportPath(path string) string {
 	return dir + strings.TrimSuffix(name, ext) + ".dry-run" + ext
 }
 
-// input is the file being imported, counting the bytes read for the
-// progress display; size is the file's size, or 0 when unknown (stdin).
+// input is the file being imported and its size, for the progress
+// display (0 when unknown: stdin, a pipe).
 type input struct {
 	io.Reader
 	close func() error
 	size  int64
-	read  atomic.Int64
-}
-
-func (in *input) Read(p []byte) (int, error) {
-	n, err := in.Reader.Read(p)
-	in.read.Add(int64(n))
-	return n, err
 }
 
 // Seek seeks the file, when it can (the importer reads a resumed input
@@ -321,11 +313,7 @@ func (in *input) Seek(offset int64, whence int) (int64, error) {
 	if !ok {
 		return 0, errors.New("the input cannot seek")
 	}
-	n, err := sk.Seek(offset, whence)
-	if err == nil {
-		in.read.Store(n)
-	}
-	return n, err
+	return sk.Seek(offset, whence)
 }
 
 // Close closes the file.

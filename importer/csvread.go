@@ -122,6 +122,7 @@ type CSVReader struct {
 	err    error // sticky: io.EOF, an *EncodingError or a read error
 
 	lines   []string // lines read ahead, from line number first; each with its line end
+	offset  int64    // bytes of the lines consumed
 	first   int      // physical line number of lines[0]
 	srcErr  error    // the error that ended src, once met
 	slab    []string // cells handed out to Rows in slices
@@ -204,6 +205,10 @@ func NewCSVReader(r io.Reader, opts ReaderOptions) (*CSVReader, error) {
 // Header returns the header's cells as in the file (a byte order mark
 // removed).
 func (r *CSVReader) Header() []string { return slices.Clone(r.header) }
+
+// Offset returns the bytes of input read by the records returned so far,
+// the header included (of the text as decoded).
+func (r *CSVReader) Offset() int64 { return r.offset }
 
 // Delimiter returns the delimiter in use, given or sniffed.
 func (r *CSVReader) Delimiter() rune { return r.delim }
@@ -434,6 +439,9 @@ func (r *CSVReader) peek(i int) (string, error) {
 
 // consume drops the first n look-ahead lines.
 func (r *CSVReader) consume(n int) {
+	for _, l := range r.lines[:n] {
+		r.offset += int64(len(l))
+	}
 	r.first += n
 	if n == len(r.lines) {
 		r.lines = r.lines[:0]

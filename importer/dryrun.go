@@ -36,6 +36,7 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 			break
 		}
 		row, err := rd.Next()
+		im.counts.offset.Store(rd.Offset())
 		if errors.Is(err, io.EOF) {
 			break
 		}

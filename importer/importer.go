@@ -202,7 +202,15 @@ type counters struct {
 	// unparsed is the physical lines of malformed stretches; optedOut the
 	// contacts opted out because their row said Do Not Mail.
 	blank, unparsed, optedOut atomic.Int64
+	// offset is how far the reader is in the input, in bytes.
+	offset atomic.Int64
 }
+
+// Offset returns how far the run has read its input, in bytes (of the
+// text as decoded, so a little ahead of the file for a single-byte
+// encoding): with the file's size, the share done. Safe to call while Run
+// runs.
+func (im *Importer) Offset() int64 { return im.counts.offset.Load() }
 
 // Progress returns the rows finished so far and a one-line text of the
 // counters. Safe to call while Run runs.
@@ -653,6 +661,7 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 			return false, flush()
 		}
 		row, err := rd.Next()
+		im.counts.offset.Store(rd.Offset())
 		if errors.Is(err, io.EOF) {
 			return true, flush()
 		}

@@ -100,6 +100,7 @@ func Start(w io.Writer, opts Options, status func() Status) *Reporter {
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionSpinnerType(14),
+			progressbar.OptionUseANSICodes(true),
 		)
 		every = 250 * time.Millisecond
 	}
