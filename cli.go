@@ -6,9 +6,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"ctctbulk/progress"
 )
 
 // version is the tool's version, sent in User-Agent and written in manifests.
@@ -31,7 +34,42 @@ type streams struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// notes prints the lines that come while a job runs (warnings,
+	// retries, stopping) without tearing its progress bar.
+	notes *notes
 }
+
+// notes prints lines on stderr; while a progress bar is shown, through
+// it, so that the bar is drawn again below the line. Safe for concurrent
+// use.
+type notes struct {
+	mu  sync.Mutex
+	w   io.Writer
+	rep *progress.Reporter
+}
+
+// printf prints one line.
+func (n *notes) printf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	n.mu.Lock()
+	rep := n.rep
+	n.mu.Unlock()
+	if rep != nil {
+		rep.Note(msg)
+		return
+	}
+	fmt.Fprintln(n.w, msg)
+}
+
+// show prints through rep from now on, until hide.
+func (n *notes) show(rep *progress.Reporter) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.rep = rep
+}
+
+// hide stops printing through the reporter, before it stops.
+func (n *notes) hide() { n.show(nil) }
 
 // runMain runs the command line until it ends or a second signal arrives
 // on sigs. The first signal cancels the command's context: an import
@@ -61,7 +99,7 @@ func runMain(sigs <-chan os.Signal, args []string, stdin io.Reader, stdout, stde
 // run parses the command line, runs one subcommand and returns the exit
 // code, printing the error, if any, in words.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	s := streams{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	s := streams{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, notes: &notes{w: stderr}}
 	root := newRootCmd(ctx, s)
 	root.SetArgs(gnuDashes(root, args))
 	cmd, err := root.ExecuteC()
@@ -124,7 +162,9 @@ func newRootCmd(ctx context.Context, s streams) *cobra.Command {
 		&cobra.Command{
 			Use:   "version",
 			Short: "print the version",
-			Args:  noArgs,
+			Example: `  ctctbulk version
+  ctctbulk version | cut -d' ' -f2`,
+			Args: noArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				_, err := fmt.Fprintf(s.stdout, "ctctbulk %s\n", version)
 				return err

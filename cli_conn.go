@@ -161,7 +161,7 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 func (o *connOptions) clientOptions(s streams) []ctct.Option {
 	opts := []ctct.Option{
 		ctct.WithRetryNotice(func(wait time.Duration, err error) {
-			fmt.Fprintf(s.stderr, "retrying in %s: %s\n", wait.Round(100*time.Millisecond), netCause(err))
+			s.notes.printf("retrying in %s: %s", wait.Round(100*time.Millisecond), netCause(err))
 		}),
 		ctct.WithLimiter(rate.NewLimiter(rate.Limit(o.rate), o.burst)),
 		ctct.WithRetries(o.retries),

@@ -89,7 +89,7 @@ func runExport(ctx context.Context, s streams, o *exportOptions) error {
 	// Read before the exporter starts counting: the one request it may take
 	// is not the export's.
 	total := exportTotal(ctx, conn.client, o)
-	opts.Warnf = func(format string, args ...any) { fmt.Fprintf(s.stderr, "warning: "+format+"\n", args...) }
+	opts.Warnf = func(format string, args ...any) { s.notes.printf("warning: "+format, args...) }
 	ex, err := exporter.New(conn.client, opts)
 	if err != nil {
 		return usagef("%v", err)
@@ -106,6 +106,7 @@ func runExport(ctx context.Context, s streams, o *exportOptions) error {
 			done, text := ex.Progress()
 			return progress.Status{Done: done, Total: total, Rows: done, Requests: conn.client.Counters().Requests - base, Text: text}
 		})
+	s.notes.show(rep)
 	var sum *exporter.Summary
 	var runErr error
 	if toStdout {
@@ -113,6 +114,7 @@ func runExport(ctx context.Context, s streams, o *exportOptions) error {
 	} else {
 		sum, runErr = ex.WriteFile(ctx, o.output, mode)
 	}
+	s.notes.hide()
 	rep.Stop()
 	exitErr := exportExit(runErr, o)
 	if sum != nil && exitCode(exitErr) != exitUsage {

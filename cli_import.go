@@ -135,7 +135,7 @@ func runImport(ctx context.Context, s streams, o *importOptions) error {
 		base := conn.client.Counters().Requests
 		requests = func() int64 { return conn.client.Counters().Requests - base }
 	}
-	opts.Warnf = func(format string, args ...any) { fmt.Fprintf(s.stderr, "warning: "+format+"\n", args...) }
+	opts.Warnf = func(format string, args ...any) { s.notes.printf("warning: "+format, args...) }
 	im, err := importer.New(client, opts)
 	if err != nil {
 		return usagef("%v", err)
@@ -149,12 +149,14 @@ func runImport(ctx context.Context, s streams, o *importOptions) error {
 			}
 			return st
 		})
+	s.notes.show(rep)
 	// The first signal: say what the run waits for; a second one quits.
 	stopNote := context.AfterFunc(ctx, func() {
-		rep.Note(fmt.Sprintf("stopping: waiting for %d requests in flight (Ctrl-C again to quit now)", im.InFlight()))
+		s.notes.printf("stopping: waiting for %d requests in flight (Ctrl-C again to quit now)", im.InFlight())
 	})
 	sum, runErr := im.Run(ctx, in)
 	stopNote()
+	s.notes.hide()
 	rep.Stop()
 	if sum != nil {
 		sum.Plan(o.conn.rate, o.dailyQuota)

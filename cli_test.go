@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -366,5 +367,47 @@ func TestSamplesRoundTripAndIncremental(t *testing.T) {
 	if len(got) != 3 || got["ada.lovelace@example.com"]["JobTitle"] != "Countess" || got["mia.lopez@example.com"]["JobTitle"] != "Chef" ||
 		got["liam.oconnor@example.com"]["JobTitle"] != "Captain" {
 		t.Errorf("incremental run exported %v, want exactly the three changed contacts", got)
+	}
+}
+
+// TestReadmeFirstCommand runs what the README's first command runs, as a
+// real process in a copy of the samples, and checks the exit code the
+// README promises: a newcomer sees what it says.
+func TestReadmeFirstCommand(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, _ := strings.Cut(string(b), "```sh\n")
+	first, _, _ := strings.Cut(block, "\n")
+	const want = "go build -o ctctbulk . && ./ctctbulk import samples/contacts.csv"
+	if !strings.HasPrefix(first, want) || !strings.Contains(first, "exit 3") {
+		t.Fatalf("the README's first command is %q: update this test with it", first)
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "samples"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile(filepath.Join("samples", "contacts.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "samples", "contacts.csv"), sample, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "import", "samples/contacts.csv")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CTCTBULK_RUN_MAIN=1")
+	for _, k := range []string{"CTCT_BASE_URL", "CTCT_USERNAME", "CTCT_API_KEY", "CTCT_PASSWORD", "CTCT_ACCESS_TOKEN"} {
+		cmd.Env = append(cmd.Env, k+"=")
+	}
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != exitRowsFailed {
+		t.Errorf("exit %d, want 3\n%s", code, out)
+	}
+	for _, s := range []string{"built-in sandbox", "created 25", "failed 5", "failed rows by reason:"} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
 	}
 }
