@@ -405,7 +405,7 @@ func TestReadmeFirstCommand(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != exitRowsFailed {
 		t.Errorf("exit %d, want 3\n%s", code, out)
 	}
-	for _, s := range []string{"built-in sandbox", "created 25", "failed 5", "failed rows by reason:"} {
+	for _, s := range []string{"built-in sandbox", "created 25", "failed 5", "failed rows by reason, with the first line of each:"} {
 		if !strings.Contains(string(out), s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}

@@ -170,9 +170,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "error report: %s (%s)\n", s.ReportPath, nRows(n))
 	}
 	if len(s.Reasons) > 0 {
-		b.WriteString("failed rows by reason:\n")
+		// Rows, reason, first line: short enough for an 80-column screen.
+		b.WriteString("failed rows by reason, with the first line of each:\n")
+		width := len(fmt.Sprint(s.Reasons[0].Rows))
 		for _, r := range s.Reasons {
-			fmt.Fprintf(&b, "  %s: %s (first: line %d)\n", nRows(r.Rows), r.Reason, r.FirstLine)
+			fmt.Fprintf(&b, "  %*d  %s (line %d)\n", width, r.Rows, r.Reason, r.FirstLine)
 		}
 	}
 	if s.Stopped != "" {
