@@ -159,3 +159,27 @@ func TestExportToStdoutOnATerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressInAPipe: with stderr in a pipe (cron), progress is one
+// timestamped line per --log-every with the same figures, and with -o -
+// stdout still holds the CSV alone.
+func TestProgressInAPipe(t *testing.T) {
+	r := newTTYRig(t, 300)
+	cmd := exec.Command(os.Args[0], "export", "--rate", "300", "--log-every", "100ms", "-o", "-")
+	var stdout, stderr bytes.Buffer
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = r.env, r.dir, &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("export: %v\n%s", err, stderr.String())
+	}
+	recs, err := csv.NewReader(&stdout).ReadAll()
+	if err != nil || len(recs) != 301 || recs[0][0] != "Id" {
+		t.Fatalf("stdout is not the CSV alone: %d records, %v", len(recs), err)
+	}
+	line := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ export: \d+%, \d+ contacts, [0-9.]+/s, [0-9.]+ requests/s`)
+	if !line.MatchString(stderr.String()) {
+		t.Errorf("no timestamped progress line with a percentage on stderr:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "\r") {
+		t.Errorf("a carriage return in plain progress lines: %q", stderr.String())
+	}
+}
