@@ -121,8 +121,9 @@ func newRootCmd(ctx context.Context, s streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ctctbulk",
 		Short: "move contacts between CSV files and a Constant Contact account",
-		Long: "ctctbulk moves contacts between CSV files and a Constant Contact account through the\n" +
-			"XML/Atom contacts API, and ships a local emulator of that API (the sandbox) to rehearse on.",
+		Long: "ctctbulk moves contacts between CSV files and a Constant Contact account through\n" +
+			"the XML/Atom contacts API, and ships a local emulator of that API (the sandbox)\n" +
+			"to rehearse on.",
 		Example: `  ctctbulk import --list 1 contacts.csv
   ctctbulk export -o contacts.csv
   ctctbulk help import`,

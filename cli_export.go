@@ -39,9 +39,10 @@ func newExportCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export [flags]",
 		Short: "write the account's contacts to CSV",
-		Long: `Export writes the account's contacts to CSV with the canonical header, so that an export imports
-with no mapping. -o FILE is written beside the target and renamed when complete, with
-FILE.manifest.json; --state FILE exports only what changed since the last complete run.`,
+		Long: `Export writes the account's contacts to CSV with the canonical header, so that
+an export imports with no mapping. -o FILE is written beside the target and
+renamed when complete, with FILE.manifest.json; --state FILE exports only what
+changed since the last complete run.`,
 		Example: `  ctctbulk export -o contacts.csv
   ctctbulk export --status active --detail summary -o active.csv
   ctctbulk export --state nightly.state -o changes.csv`,

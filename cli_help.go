@@ -11,6 +11,9 @@ import (
 // groupAnnotation is the flag annotation that names a flag's help group.
 const groupAnnotation = "ctctbulk_group"
 
+// helpWidth is the width help is wrapped to: an 80-column terminal.
+const helpWidth = 80
+
 // groupOrder is the order of the flag groups in help, as gh orders them.
 var groupOrder = []string{"Input", "Output", "Mapping", "Lists", "Selection", "Run control", "Store", "Credentials", "Realism", "Connection"}
 
@@ -65,14 +68,14 @@ func helpText(cmd *cobra.Command) string {
 	})
 	for _, name := range append(groupOrder, "Other") {
 		if fs := groups[name]; fs != nil {
-			fmt.Fprintf(&b, "\n%s flags:\n%s", name, fs.FlagUsagesWrapped(100))
+			fmt.Fprintf(&b, "\n%s flags:\n%s", name, fs.FlagUsagesWrapped(helpWidth))
 		}
 	}
 	if cmd.Example != "" {
 		fmt.Fprintf(&b, "\nExamples:\n%s\n", cmd.Example)
 	}
 	if cmd.HasAvailableSubCommands() {
-		fmt.Fprintf(&b, "\nRun '%s COMMAND --help' (or '%s help COMMAND') for a command's flags.\n", cmd.CommandPath(), cmd.CommandPath())
+		fmt.Fprintf(&b, "\nRun '%s help COMMAND' (or COMMAND --help) for a command's flags.\n", cmd.CommandPath())
 	}
 	return b.String()
 }

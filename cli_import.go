@@ -58,10 +58,11 @@ func newImportCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import [flags] FILE",
 		Short: "put the rows of a CSV file into the account (FILE, or - for stdin)",
-		Long: `Import creates and updates contacts from the rows of a CSV file. Emails are looked up 50 per
-request; new contacts are created, existing ones updated only when a value differs. Rows that
-fail go to FILE.errors.csv; FILE.journal records finished rows, so that after Ctrl-C, a crash or
---max-requests a run started again with --resume continues where it stopped.`,
+		Long: `Import creates and updates contacts from the rows of a CSV file. Emails are
+looked up 50 per request; new contacts are created, existing ones updated only
+when a value differs. Rows that fail go to FILE.errors.csv; FILE.journal
+records finished rows, so that after Ctrl-C, a crash or --max-requests a run
+started again with --resume continues where it stopped.`,
 		Example: `  ctctbulk import --list 1 --list Customers contacts.csv
   ctctbulk import --map samples/crm.map --list 2 samples/crm_export.csv
   ctctbulk import --dry-run --daily-quota 10000 big.csv`,
@@ -85,7 +86,7 @@ fail go to FILE.errors.csv; FILE.journal records finished rows, so that after Ct
 	fs.StringVar(&o.empty, "empty", "keep", "`keep|clear`: an empty cell keeps the existing value, or clears it")
 	fs.StringVar(&o.optIn, "opt-in-source", ctct.ActionByCustomer, "`SOURCE` of the opt-in: ACTION_BY_CUSTOMER or ACTION_BY_CONTACT")
 	group(fs, "Mapping", "map", "col", "empty", "opt-in-source")
-	fs.StringVar(&o.optOuts, "opt-outs", "carry", "a row whose Status is Do Not Mail: carry (opt the contact out, creating it if new) or skip (report it); such a row never makes a contact Active. A row whose Status is Removed is always skipped: importing it would subscribe it")
+	fs.StringVar(&o.optOuts, "opt-outs", "carry", "`carry|skip`: a row whose Status is Do Not Mail: carry (opt the contact out, creating it if new) or skip (report it); such a row never makes a contact Active. A row whose Status is Removed is always skipped: importing it would subscribe it")
 	group(fs, "Mapping", "opt-outs")
 	fs.Var(&o.lists, "list", "add every contact to the list `ID|NAME` (repeatable)")
 	fs.BoolVar(&o.createLists, "create-lists", false, "create, before the first row, each list that --list or a ContactLists cell names and the account lacks (otherwise an unknown list is an error)")

@@ -25,9 +25,10 @@ func newSandboxCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sandbox [flags]",
 		Short: "run the API emulator in the foreground",
-		Long: `Sandbox serves a faithful emulator of the contacts API over HTTP on a SQLite store, with rate
-limits and fault injection, to rehearse a migration on. GET /_sandbox/stats counts the requests;
-POST /_sandbox/reset returns the store to its first state.`,
+		Long: `Sandbox serves a faithful emulator of the contacts API over HTTP on a SQLite
+store, with rate limits and fault injection, to rehearse a migration on. GET
+/_sandbox/stats counts the requests; POST /_sandbox/reset returns the store to
+its first state.`,
 		Example: `  ctctbulk sandbox --db :memory: --seed 120
   ctctbulk sandbox --rate 4 --throttle-status 503 --latency 50ms
   ctctbulk sandbox --fail-rate 0.1 --drop-rate 0.02 --addr 127.0.0.1:9090`,

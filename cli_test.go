@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"ctctbulk/importer"
 	"ctctbulk/mapping"
@@ -409,5 +410,50 @@ func TestReadmeFirstCommand(t *testing.T) {
 		if !strings.Contains(string(out), s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
+	}
+}
+
+// TestHelp: every command's help fits an 80-column terminal, groups its
+// flags, and ends with two or three examples; 'help CMD' is 'CMD --help'.
+func TestHelp(t *testing.T) {
+	for _, name := range []string{"import", "export", "lists", "fields", "sandbox", "version"} {
+		t.Run(name, func(t *testing.T) {
+			code, help, stderr := runCLI(t, nil, name, "--help")
+			if code != exitOK || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			if _, again, _ := runCLI(t, nil, "help", name); again != help {
+				t.Errorf("'help %s' differs from '%s --help'", name, name)
+			}
+			for _, l := range strings.Split(help, "\n") {
+				if n := utf8.RuneCountInString(l); n > 80 {
+					t.Errorf("a help line of %d columns: %q", n, l)
+				}
+			}
+			_, examples, ok := strings.Cut(help, "\nExamples:\n")
+			if !ok {
+				t.Fatalf("no examples at the end:\n%s", help)
+			}
+			lines := strings.Split(strings.TrimRight(examples, "\n"), "\n")
+			if len(lines) < 2 || len(lines) > 3 {
+				t.Errorf("%d examples, want 2 or 3:\n%s", len(lines), examples)
+			}
+			for _, l := range lines {
+				if !strings.HasPrefix(strings.TrimSpace(l), "ctctbulk "+name) && !strings.Contains(l, " ctctbulk "+name) {
+					t.Errorf("example %q does not run ctctbulk %s", l, name)
+				}
+			}
+			for _, l := range strings.Split(help, "\n") {
+				if strings.Count(l, "(default") > 1 {
+					t.Errorf("two defaults in one line: %q", l)
+				}
+			}
+		})
+	}
+	// An environment value is not shown as a second default.
+	env := map[string]string{"CTCT_BASE_URL": "https://example.com", "CTCT_USERNAME": "joe"}
+	_, help, _ := runCLI(t, env, "lists", "--help")
+	if strings.Contains(help, "example.com") || strings.Contains(help, "joe") {
+		t.Errorf("help shows the environment's values:\n%s", help)
 	}
 }
