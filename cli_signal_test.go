@@ -46,12 +46,16 @@ type signalRig struct {
 	writes atomic.Int64
 }
 
-func newSignalRig(t *testing.T, n int) *signalRig {
+func newSignalRig(t *testing.T, n int, faults bool) *signalRig {
 	t.Helper()
 	r := &signalRig{n: n, cfg: sandbox.DefaultConfig()}
 	r.cfg.DB = ":memory:"
 	r.cfg.Latency = 3 * time.Millisecond
 	r.cfg.RandSeed = 3
+	if faults {
+		// The chaos suite's faults: injected failures and cut connections.
+		r.cfg.FailRate, r.cfg.DropRate = 0.1, 0.02
+	}
 	sb, err := sandbox.New(context.Background(), r.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +181,7 @@ func (r *signalRig) checkOnce(t *testing.T) {
 // flight, keeps its journal and exits 130; a last --resume completes the
 // file with every contact once.
 func TestImportSignalThenResume(t *testing.T) {
-	r := newSignalRig(t, 600)
+	r := newSignalRig(t, 600, false)
 	for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		before := r.writes.Load()
 		extra := []string{}
@@ -217,13 +221,13 @@ func TestImportSignalThenResume(t *testing.T) {
 }
 
 // TestImportDoubleSignal: while the rows in flight are held by a slow
-// server, a second SIGINT quits at once with 130; the journal is
-// consistent, so --resume ends with every row once: none lost, none
-// duplicated.
+// server that also fails and cuts connections as the chaos suite's does, a
+// second SIGINT quits at once with 130; the journal is consistent, so
+// --resume ends with every row once: none lost, none duplicated.
 func TestImportDoubleSignal(t *testing.T) {
-	r := newSignalRig(t, 200)
+	r := newSignalRig(t, 200, true)
 	const held = 20 * time.Second
-	cmd, stdout, stderr := r.start(t, "100", "--grace", "1m")
+	cmd, stdout, stderr := r.start(t, "100", "--grace", "1m", "--retries", "10")
 	waitFor(t, "the first writes", func() bool { return r.writes.Load() >= 30 })
 	r.hold.Store(int64(held))
 	waitFor(t, "a held write", func() bool { return r.writes.Load() >= 34 })
@@ -244,7 +248,7 @@ func TestImportDoubleSignal(t *testing.T) {
 		t.Errorf("the second signal took %v to quit", took)
 	}
 	r.hold.Store(0)
-	cmd, stdout, stderr = r.start(t, "200", "--resume")
+	cmd, stdout, stderr = r.start(t, "200", "--resume", "--retries", "10")
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("resume: %v\nstdout %s\nstderr %s", err, stdout, stderr)
 	}
