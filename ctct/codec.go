@@ -179,8 +179,8 @@ func (x *xmlContact) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error 
 				}
 				continue
 			}
-			p := x.c.field(t.Name.Local)
-			if p == nil {
+			f, ok := fieldIndex[t.Name.Local]
+			if !ok || f.Kind == Derived {
 				if err := d.Skip(); err != nil {
 					return err
 				}
@@ -190,7 +190,7 @@ func (x *xmlContact) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error 
 			if err := d.DecodeElement(&s, &t); err != nil {
 				return fmt.Errorf("%s: %w", t.Name.Local, err)
 			}
-			*p = s
+			_ = f.Set(&x.c, s) // not Derived: always settable
 		case xml.EndElement:
 			return nil
 		}
@@ -389,9 +389,11 @@ func AppendContact(b *bytes.Buffer, c *Contact, v View, indent string) error {
 			el("InsertTime", c.InsertTime)
 		}
 	case ViewCreate:
-		for _, f := range contactFields() {
-			if f.Editable && c.Get(f.Name) != "" {
-				el(f.Name, c.Get(f.Name))
+		for i := range fieldTable {
+			if f := &fieldTable[i]; f.Editable {
+				if v := f.Get(c); v != "" {
+					el(f.Name, v)
+				}
 			}
 		}
 		el("OptInSource", c.OptInSource)
@@ -403,8 +405,10 @@ func AppendContact(b *bytes.Buffer, c *Contact, v View, indent string) error {
 		}
 		b.WriteString(in + "</ContactLists>\n")
 	case ViewFull, ViewUpdate:
-		for _, f := range contactFields() {
-			el(f.Name, c.Get(f.Name))
+		for i := range fieldTable {
+			if f := &fieldTable[i]; f.Kind == Element {
+				el(f.Name, f.Get(c))
+			}
 		}
 		appendMemberships(b, c.Lists, in)
 		el("Confirmed", c.Confirmed)
@@ -465,14 +469,11 @@ func checkContactText(c *Contact) error {
 		}
 		return nil
 	}
-	for _, f := range contactFields() {
-		if err := check(f.Name, c.Get(f.Name)); err != nil {
-			return err
-		}
-	}
-	for _, name := range []string{"OptInSource", "OptInTime", "OptOutTime", "OptOutSource", "OptOutReason", "Confirmed", "InsertTime", "LastUpdateTime"} {
-		if err := check(name, c.Get(name)); err != nil {
-			return err
+	for i := range fieldTable {
+		if f := &fieldTable[i]; f.Kind != Derived {
+			if err := check(f.Name, f.Get(c)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := check("id", c.ID); err != nil {

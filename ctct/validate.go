@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // usStates and caProvinces are the state and province codes the API
@@ -81,8 +82,9 @@ func CheckCountryCode(v string) error {
 func ValidateContact(c *Contact) []*FieldError {
 	var errs []*FieldError
 	add := func(field string, err error) { errs = append(errs, &FieldError{Field: field, Err: err}) }
-	for _, f := range editableTable {
-		v := c.Get(f.Name)
+	for i := range editableTable {
+		f := &editableTable[i]
+		v := f.Get(c)
 		if f.Name == "EmailAddress" {
 			if err := CheckEmail(v); err != nil {
 				add(f.Name, err)
@@ -115,4 +117,95 @@ func ValidateContact(c *Contact) []*FieldError {
 		}
 	}
 	return errs
+}
+
+// CheckValue validates one value against the field's rules: length in
+// characters, allowed values and XML 1.0 characters. Empty values pass.
+// It does not check email syntax or state/country consistency; see
+// CheckContact for those.
+func (f *Field) CheckValue(v string) error {
+	if v == "" {
+		return nil
+	}
+	if err := CheckXMLText(v); err != nil {
+		return err
+	}
+	if f.MaxLen > 0 {
+		if n := len([]rune(v)); n > f.MaxLen {
+			return fmt.Errorf("%d characters, at most %d allowed", n, f.MaxLen)
+		}
+	}
+	if len(f.Allowed) > 0 {
+		for _, a := range f.Allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(f.Allowed, ", "))
+	}
+	return nil
+}
+
+// CheckXMLText reports the first character that XML 1.0 forbids (control
+// characters other than tab, CR and LF, surrogates, U+FFFE, U+FFFF) or
+// invalid UTF-8.
+func CheckXMLText(s string) error {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("invalid UTF-8 at byte %d", i)
+		}
+		if !isXMLChar(r) {
+			return fmt.Errorf("character U+%04X at byte %d is not allowed in XML", r, i)
+		}
+		i += size
+	}
+	return nil
+}
+
+func isXMLChar(r rune) bool {
+	switch {
+	case r == 0x09 || r == 0x0A || r == 0x0D:
+		return true
+	case r >= 0x20 && r <= 0xD7FF:
+		return true
+	case r >= 0xE000 && r <= 0xFFFD:
+		return true
+	case r >= 0x10000 && r <= 0x10FFFF:
+		return true
+	}
+	return false
+}
+
+// CheckOptSource validates an OptInSource or OptOutSource value.
+func CheckOptSource(v string) error {
+	if v == ActionByCustomer || v == ActionByContact {
+		return nil
+	}
+	return fmt.Errorf("%q is not %s or %s", v, ActionByCustomer, ActionByContact)
+}
+
+// Limit describes the field's rule in a few words, as `ctctbulk fields`
+// shows it: e.g. "50 chars", "HTML|Text", "2 chars, US/CA code",
+// "read-only".
+func (f *Field) Limit() string {
+	switch f.Name {
+	case "EmailAddress":
+		return fmt.Sprintf("%d chars, required, valid address", f.MaxLen)
+	case "StateCode":
+		return fmt.Sprintf("%d chars, US/CA code", f.MaxLen)
+	case "CountryCode":
+		return fmt.Sprintf("%d chars, ISO 3166-1 code", f.MaxLen)
+	case FieldContactLists:
+		return "list ids or names separated by ;"
+	}
+	switch {
+	case !f.Editable:
+		return "read-only"
+	case len(f.Allowed) > 0:
+		return strings.Join(f.Allowed, "|")
+	case f.MaxLen > 0:
+		return fmt.Sprintf("%d chars", f.MaxLen)
+	}
+	return ""
 }

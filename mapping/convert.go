@@ -21,9 +21,7 @@ type Record struct {
 	// trimmed, empty ones dropped, ids or names as given.
 	Lists []string
 
-	acc     []func(*ctct.Contact) *string // accessors of accFor, shared; nil when built by hand
-	accFor  []string                      // the Mapped that acc was made for
-	listBuf [4]string                     // room for Lists, saving an allocation per row
+	listBuf [4]string // room for Lists, saving an allocation per row
 }
 
 // RowError is a row that cannot be converted: its line, the column (as
@@ -125,13 +123,13 @@ func (m *Mapping) fill(rec *Record, cells []string, line int) *RowError {
 	if len(cells) != len(m.header) {
 		return m.countError(cells, line)
 	}
-	rec.Line, rec.Mapped, rec.acc, rec.accFor = line, m.mapped, m.acc, m.mapped
+	rec.Line, rec.Mapped = line, m.mapped
 	c := &rec.Contact
 	var bad []badValue // allocated only for a bad row
 	for i := range m.plan {
 		p := &m.plan[i]
 		v := normalize(p.kind, cells[p.idx])
-		*p.ptr(c) = v
+		_ = p.field.Set(c, v) // editable fields are text
 		if p.kind == valueState {
 			continue // checked below, once CountryCode is set
 		}
@@ -141,7 +139,7 @@ func (m *Mapping) fill(rec *Record, cells []string, line int) *RowError {
 	}
 	if m.state >= 0 {
 		p := &m.plan[m.state]
-		if err := check(p, *p.ptr(c), c); err != nil {
+		if err := check(p, p.field.Get(c), c); err != nil {
 			bad = append(bad, badValue{m.state, err})
 			slices.SortFunc(bad, func(a, b badValue) int { return a.plan - b.plan })
 		}
@@ -416,21 +414,17 @@ const (
 // policy says. It never touches unmapped fields, list memberships or
 // read-only fields, and reports whether any value changed.
 func (r *Record) Apply(dst *ctct.Contact, empty EmptyPolicy) (changed bool) {
-	for i, name := range r.Mapped {
-		var acc func(*ctct.Contact) *string
-		if len(r.Mapped) == len(r.accFor) && &r.Mapped[0] == &r.accFor[0] {
-			acc = r.acc[i] // Mapped is as Convert set it
-		} else if t, ok := index[NormalizeHeader(name)]; ok && t.kind == kindEditable && t.name == name {
-			acc = accessor(name)
-		} else {
+	for _, name := range r.Mapped {
+		f, ok := ctct.LookupField(name)
+		if !ok || !f.Editable {
 			continue
 		}
-		v := *acc(&r.Contact)
+		v := f.Get(&r.Contact)
 		if v == "" && empty == EmptyKeep {
 			continue
 		}
-		if p := acc(dst); *p != v {
-			*p = v
+		if f.Get(dst) != v {
+			_ = f.Set(dst, v) // editable fields are text
 			changed = true
 		}
 	}

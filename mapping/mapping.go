@@ -124,7 +124,6 @@ type colPlan struct {
 	idx   int
 	kind  valueKind
 	field *ctct.Field
-	ptr   func(*ctct.Contact) *string
 }
 
 // Mapping is a resolved header. It is immutable after Resolve and safe for
@@ -134,10 +133,9 @@ type Mapping struct {
 	columns []Column
 	plan    []colPlan // editable fields, element order
 	mapped  []string  // plan's field names
-	acc     []func(*ctct.Contact) *string
-	lists   int // column of ContactLists, -1 when none
-	state   int // index in plan of StateCode, -1 when not mapped
-	status  int // column of the read-only Status, -1 when none
+	lists   int       // column of ContactLists, -1 when none
+	state   int       // index in plan of StateCode, -1 when not mapped
+	status  int       // column of the read-only Status, -1 when none
 
 	chunks  sync.Pool // of *[]Record, see newRecord
 	scratch sync.Pool // of *Record, see Validate
@@ -284,10 +282,8 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 		if f.Name == "StateCode" {
 			m.state = len(m.plan)
 		}
-		p := colPlan{idx: idx[0], kind: kindOf(f), field: &f, ptr: accessor(f.Name)}
-		m.plan = append(m.plan, p)
+		m.plan = append(m.plan, colPlan{idx: idx[0], kind: kindOf(f), field: &f})
 		m.mapped = append(m.mapped, f.Name)
-		m.acc = append(m.acc, p.ptr)
 	}
 	if idx := byField[ListsField]; len(idx) == 1 {
 		m.lists = idx[0]

@@ -724,38 +724,13 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 }
 
-func TestAccessorMatchesContact(t *testing.T) {
-	names := []string{"OptInSource", "OptInTime", "OptOutTime", "OptOutSource", "OptOutReason", "Confirmed", "InsertTime", "LastUpdateTime"}
-	for _, f := range ctct.Fields() {
-		names = append(names, f.Name)
-	}
-	for i, n := range names {
-		acc := accessor(n)
-		if acc == nil {
-			t.Errorf("no accessor for %s", n)
-			continue
-		}
-		var c ctct.Contact
-		v := fmt.Sprintf("value %d", i)
-		if err := c.Set(n, v); err != nil {
-			t.Fatal(err)
-		}
-		if got := *acc(&c); got != v {
-			t.Errorf("accessor(%s) reads %q, want %q", n, got, v)
-		}
-	}
-	if accessor("Bogus") != nil || accessor("CustomField16") != nil {
-		t.Error("accessor for an unknown name")
-	}
-}
-
 func TestDocsGolden(t *testing.T) {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIELD\tLIMIT\tALIASES")
 	docs := Docs()
 	for _, d := range docs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Name, d.Limit, strings.Join(d.Aliases, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Name, d.Limit(), strings.Join(d.Aliases, ", "))
 	}
 	if err := tw.Flush(); err != nil {
 		t.Fatal(err)
@@ -780,7 +755,7 @@ func TestDocsGolden(t *testing.T) {
 				t.Errorf("alias %q of %s resolves to %+v", a, d.Name, tg)
 			}
 		}
-		if d.Limit == "" {
+		if d.Limit() == "" {
 			t.Errorf("%s has no limit", d.Name)
 		}
 	}
