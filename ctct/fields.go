@@ -68,8 +68,9 @@ type Field struct {
 	// that match alike are listed once.
 	Aliases []string
 
-	ptr func(*Contact) *string // Element and Meta
-	get func(*Contact) string  // Derived
+	rule rule                   // see Check and Normalize
+	ptr  func(*Contact) *string // Element and Meta
+	get  func(*Contact) string  // Derived
 }
 
 // NumCustomFields is the number of CustomFieldN elements a contact has.
@@ -118,7 +119,7 @@ func buildFieldTable() []Field {
 	fs := []Field{
 		{Name: FieldID, Kind: Derived, get: contactNumber, Aliases: []string{"Contact Id"}},
 		{Name: "Status", Summary: true, ptr: func(c *Contact) *string { return &c.Status }, Aliases: []string{"Email Status"}},
-		{Name: "EmailAddress", MaxLen: 80, Editable: true, Summary: true, ptr: func(c *Contact) *string { return &c.EmailAddress },
+		{Name: "EmailAddress", MaxLen: 80, Editable: true, Summary: true, rule: ruleEmail, ptr: func(c *Contact) *string { return &c.EmailAddress },
 			Aliases: []string{"Email", "Email Address", "E-mail", "E-mail Address"}},
 		{Name: "EmailType", Editable: true, Allowed: []string{EmailTypeHTML, EmailTypeText}, Summary: true,
 			ptr: func(c *Contact) *string { return &c.EmailType }, Aliases: []string{"Email Type", "Email Format"}},
@@ -134,10 +135,10 @@ func buildFieldTable() []Field {
 		text("Addr2", func(c *Contact) *string { return &c.Addr2 }, "Address 2", "Address Line 2"),
 		text("Addr3", func(c *Contact) *string { return &c.Addr3 }, "Address 3", "Address Line 3"),
 		text("City", func(c *Contact) *string { return &c.City }, "Town"),
-		{Name: "StateCode", MaxLen: 2, Editable: true, ptr: func(c *Contact) *string { return &c.StateCode },
+		{Name: "StateCode", MaxLen: 2, Editable: true, rule: ruleState, ptr: func(c *Contact) *string { return &c.StateCode },
 			Aliases: []string{"State", "State Code", "Province", "State/Province", "State/Province (US/Canada)"}},
 		text("StateName", func(c *Contact) *string { return &c.StateName }, "State Name", "Province Name", "State/Province (Other)"),
-		{Name: "CountryCode", MaxLen: 2, Editable: true, ptr: func(c *Contact) *string { return &c.CountryCode },
+		{Name: "CountryCode", MaxLen: 2, Editable: true, rule: ruleCountry, ptr: func(c *Contact) *string { return &c.CountryCode },
 			Aliases: []string{"Country Code"}},
 		text("CountryName", func(c *Contact) *string { return &c.CountryName }, "Country", "Country Name"),
 		{Name: "PostalCode", MaxLen: 25, Editable: true, ptr: func(c *Contact) *string { return &c.PostalCode },

@@ -122,7 +122,6 @@ type Column struct {
 // colPlan is one mapped editable column, ready for conversion.
 type colPlan struct {
 	idx   int
-	kind  valueKind
 	field *ctct.Field
 }
 
@@ -134,7 +133,6 @@ type Mapping struct {
 	plan    []colPlan // editable fields, element order
 	mapped  []string  // plan's field names
 	lists   int       // column of ContactLists, -1 when none
-	state   int       // index in plan of StateCode, -1 when not mapped
 	status  int       // column of the read-only Status, -1 when none
 
 	chunks  sync.Pool // of *[]Record, see newRecord
@@ -220,7 +218,7 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 		exp[i] = f
 	}
 
-	m := &Mapping{header: slices.Clone(header), lists: -1, state: -1, status: -1}
+	m := &Mapping{header: slices.Clone(header), lists: -1, status: -1}
 	var warnings []string
 	byField := map[string][]int{}
 	for i, h := range header {
@@ -279,10 +277,7 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 		if len(idx) == 0 {
 			continue
 		}
-		if f.Name == "StateCode" {
-			m.state = len(m.plan)
-		}
-		m.plan = append(m.plan, colPlan{idx: idx[0], kind: kindOf(f), field: &f})
+		m.plan = append(m.plan, colPlan{idx: idx[0], field: &f})
 		m.mapped = append(m.mapped, f.Name)
 	}
 	if idx := byField[ListsField]; len(idx) == 1 {
