@@ -157,7 +157,7 @@ func NewClient(baseURL, user string, opts ...Option) (*Client, error) {
 		minBackoff: 500 * time.Millisecond,
 		maxBackoff: 30 * time.Second,
 		timeout:    30 * time.Second,
-		sleep:      sleepCtx,
+		sleep:      Sleep,
 		rand:       rand.Float64,
 		now:        time.Now,
 		adaptive:   true,
@@ -209,7 +209,7 @@ func NewClient(baseURL, user string, opts ...Option) (*Client, error) {
 		c.rand = rand.Float64
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = Sleep
 	}
 	return c, nil
 }
@@ -252,7 +252,9 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx is done, and then returns ctx.Err(). It is
+// the wait between attempts unless Options says otherwise.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -300,13 +302,15 @@ func (c *Client) contactRef(id string) (string, error) {
 	if id == "" {
 		return "", errors.New("empty contact id")
 	}
-	if isDigits(id) {
+	if IsNumber(id) {
 		return c.accountPath() + "contacts/" + id, nil
 	}
 	return id, nil
 }
 
-func isDigits(s string) bool {
+// IsNumber reports whether s is a contact or list number: a non-empty run
+// of ASCII digits.
+func IsNumber(s string) bool {
 	for _, r := range s {
 		if r < '0' || r > '9' {
 			return false

@@ -55,7 +55,7 @@ func (q ContactQuery) ref(c *Client) (string, error) {
 		return "", errors.New("contact query: UpdatedSince needs ListType or ListID")
 	}
 	n := lastSegment(q.ListID)
-	if !isDigits(n) {
+	if !IsNumber(n) {
 		return "", fmt.Errorf("contact query: list id %q is not a number", q.ListID)
 	}
 	return base + "?" + v + "&listid=" + n, nil

@@ -86,7 +86,7 @@ func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode)
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(ManifestPath(path), append(b, '\n'), mode)
+		err = WriteFileAtomic(ManifestPath(path), append(b, '\n'), mode)
 	}
 	if err != nil {
 		sum.Stopped = err.Error()
@@ -222,9 +222,12 @@ func (a *atomicFile) abort() {
 	os.Remove(a.f.Name())
 }
 
-// writeFileAtomic writes data to path through a synced temporary file
-// beside it and a rename.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+// WriteFileAtomic writes data to path with the given permission bits
+// through a temporary file beside it, which is synced, closed and renamed
+// over path, then the directory is synced: a reader sees the old file or
+// the whole new one, even after a crash. On failure the temporary file is
+// removed.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	a, err := createAtomic(path, mode)
 	if err != nil {
 		return err

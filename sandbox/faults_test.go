@@ -163,8 +163,8 @@ func TestLatencyRespectsContext(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	// srv.Close in the cleanup waits for the handler: it must return.
-	if err := sleepCtx(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("sleepCtx = %v", err)
+	if err := ctct.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep = %v", err)
 	}
 	if s := e.sb.Stats(); len(s.ByStatus) != 0 {
 		t.Errorf("abandoned request counted a status: %v", s.ByStatus)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"ctctbulk/ctct"
 )
 
 // Config configures a Sandbox. Zero values take the defaults of
@@ -167,7 +169,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		st:       st,
 		counters: newCounters(),
 		rng:      rand.New(rand.NewPCG(cfg.RandSeed, cfg.RandSeed^0x9e3779b97f4a7c15)),
-		sleep:    sleepCtx,
+		sleep:    ctct.Sleep,
 	}
 	if cfg.Rate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.RateBurst)
