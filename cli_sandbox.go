@@ -14,24 +14,24 @@ import (
 
 type sandboxOptions struct {
 	addr string
-	cfg  sandbox.Config
+	cfg  sandbox.Options
 	seed int
 }
 
 func runSandbox(ctx context.Context, s streams, args []string) error {
-	o := sandboxOptions{cfg: sandbox.DefaultConfig()}
+	var o sandboxOptions
 	fs := newFlagSet("sandbox", "[flags]", s)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (loopback unless told otherwise)")
 	fs.StringVar(&o.cfg.DB, "db", "ctct-sandbox.db", "SQLite file of the store, or :memory:")
-	fs.StringVar(&o.cfg.User, "user", o.cfg.User, "account login the sandbox accepts")
-	fs.StringVar(&o.cfg.APIKey, "api-key", o.cfg.APIKey, "API key the sandbox accepts")
-	fs.StringVar(&o.cfg.Password, "password", o.cfg.Password, "password the sandbox accepts")
-	fs.StringVar(&o.cfg.AccessToken, "access-token", o.cfg.AccessToken, "OAuth2 bearer token the sandbox accepts")
-	fs.IntVar(&o.cfg.PageSize, "page-size", o.cfg.PageSize, "entries per page of a feed")
+	fs.StringVar(&o.cfg.User, "user", sandbox.DefaultUser, "account login the sandbox accepts")
+	fs.StringVar(&o.cfg.APIKey, "api-key", sandbox.DefaultAPIKey, "API key the sandbox accepts")
+	fs.StringVar(&o.cfg.Password, "password", sandbox.DefaultPassword, "password the sandbox accepts")
+	fs.StringVar(&o.cfg.AccessToken, "access-token", sandbox.DefaultAccessToken, "OAuth2 bearer token the sandbox accepts")
+	fs.IntVar(&o.cfg.PageSize, "page-size", sandbox.DefaultPageSize, "entries per page of a feed")
 	fs.IntVar(&o.seed, "seed", 0, "create N realistic contacts if the store has none")
 	fs.Float64Var(&o.cfg.Rate, "rate", 0, "requests per second allowed (0 = no limit)")
 	fs.IntVar(&o.cfg.RateBurst, "rate-burst", 0, "requests allowed at once above the rate (0 = 200ms worth)")
-	fs.IntVar(&o.cfg.ThrottleStatus, "throttle-status", 429, "status of a throttled answer: 429, 503 or 403")
+	fs.IntVar(&o.cfg.ThrottleStatus, "throttle-status", sandbox.DefaultThrottleStatus, "status of a throttled answer: 429, 503 or 403")
 	fs.DurationVar(&o.cfg.Latency, "latency", 0, "delay added to every request")
 	fs.DurationVar(&o.cfg.Jitter, "jitter", 0, "random extra delay, up to this much")
 	fs.Float64Var(&o.cfg.FailRate, "fail-rate", 0, "probability of an injected 500/503 before a request does anything")

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 // completes the file with every contact once.
 func TestImportSignalThenResume(t *testing.T) {
 	const n = 300
-	cfg := sandbox.DefaultConfig()
+	cfg := sandbox.Options{}
 	cfg.DB = ":memory:"
 	cfg.Latency = 3 * time.Millisecond
 	cfg.RandSeed = 3
@@ -56,8 +56,8 @@ func TestImportSignalThenResume(t *testing.T) {
 	if err := os.WriteFile(input, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "CTCTBULK_RUN_MAIN=1", "CTCT_BASE_URL="+srv.URL, "CTCT_USERNAME="+cfg.User,
-		"CTCT_API_KEY="+cfg.APIKey, "CTCT_PASSWORD="+cfg.Password)
+	env := append(os.Environ(), "CTCTBULK_RUN_MAIN=1", "CTCT_BASE_URL="+srv.URL, "CTCT_USERNAME="+sandbox.DefaultUser,
+		"CTCT_API_KEY="+sandbox.DefaultAPIKey, "CTCT_PASSWORD="+sandbox.DefaultPassword)
 	start := func(extra ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 		args := append([]string{"import", "--rate", "200", "--list", "1"}, extra...)
 		cmd := exec.Command(os.Args[0], append(args, input)...)
@@ -103,7 +103,7 @@ func TestImportSignalThenResume(t *testing.T) {
 		t.Errorf("journal left after the completed run: %v", err)
 	}
 	// Every row is in the sandbox exactly once.
-	c, err := ctct.NewClient(srv.URL, cfg.User, ctct.WithBasicAuth(cfg.APIKey, cfg.Password))
+	c, err := ctct.NewClient(srv.URL, sandbox.DefaultUser, ctct.Options{APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword})
 	if err != nil {
 		t.Fatal(err)
 	}

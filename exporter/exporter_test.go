@@ -57,7 +57,7 @@ func TestExportFixture(t *testing.T) {
 	var rawExport []byte
 
 	t.Run("full", func(t *testing.T) {
-		e := fx.open(t, sandbox.Config{})
+		e := fx.open(t, sandbox.Options{})
 		out := filepath.Join(t.TempDir(), "contacts.csv")
 		ex, err := exporter.New(e.client, exporter.Options{Raw: true, Workers: 6, Version: "test", Now: e.clock.Now})
 		if err != nil {
@@ -110,7 +110,7 @@ func TestExportFixture(t *testing.T) {
 		// created; the Do Not Mail ones have no list, which an import
 		// refuses for a new contact; the Removed ones are skipped (an
 		// import would subscribe them).
-		dst := newEnv(t, sandbox.Config{})
+		dst := newEnv(t, sandbox.Options{})
 		dir := t.TempDir()
 		im, err := importer.New(dst.client, importer.Options{
 			ReportPath: filepath.Join(dir, "errors.csv"), JournalPath: filepath.Join(dir, "journal"), Workers: 6,
@@ -576,7 +576,7 @@ func TestExportFailRate(t *testing.T) {
 	t.Parallel()
 	const n = seededN
 	clean, _ := runExport(t, seededEnv(t, n).client, exporter.Options{})
-	e := newEnv(t, sandbox.Config{RandSeed: 7, FailRate: 0.1})
+	e := newEnv(t, sandbox.Options{RandSeed: 7, FailRate: 0.1})
 	if err := e.sb.Seed(t.Context(), n); err != nil {
 		t.Fatal(err)
 	}
@@ -632,7 +632,7 @@ func TestExportInterrupted(t *testing.T) {
 // the previous file as it was.
 func TestExportFailed(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sandbox.Config{FailRate: 1})
+	e := newEnv(t, sandbox.Options{FailRate: 1})
 	dir := t.TempDir()
 	out := filepath.Join(dir, "contacts.csv")
 	previous := map[string]string{out: "previous export\n"}
@@ -695,7 +695,7 @@ func TestExportVanished(t *testing.T) {
 // TestExportGolden pins the CSV shape of a few tricky contacts.
 func TestExportGolden(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sandbox.Config{})
+	e := newEnv(t, sandbox.Options{})
 	ctx := t.Context()
 	contacts := []*ctct.Contact{
 		{EmailAddress: "zoe@example.com", FirstName: "Zoë", LastName: "O'Brien", Note: "two\nlines, \"quoted\"", HomePhone: "+1 555 0100",

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -16,9 +17,10 @@ import (
 	"ctctbulk/ctct"
 )
 
-// Config configures a Sandbox. Zero values take the defaults of
-// DefaultConfig.
-type Config struct {
+// Options configure a Sandbox. The zero value of each field is its
+// default (see the Default constants), so Options{} is an in-memory
+// sandbox with no rate limit and no faults.
+type Options struct {
 	DB          string // SQLite file path or ":memory:"
 	User        string // account login, lower case; default "sandbox"
 	APIKey      string // default "sandbox-key"
@@ -54,47 +56,31 @@ type Config struct {
 	Logf func(format string, args ...any)
 }
 
-// DefaultConfig returns the defaults: an in-memory store, account
-// "sandbox" with key "sandbox-key", password "sandbox-password" and token
-// "sandbox-token", pages of 50, no rate limit and no faults.
-func DefaultConfig() Config {
-	return Config{
-		DB:             ":memory:",
-		User:           "sandbox",
-		APIKey:         "sandbox-key",
-		Password:       "sandbox-password",
-		AccessToken:    "sandbox-token",
-		PageSize:       50,
-		ThrottleStatus: 429,
-		Now:            time.Now,
-	}
-}
+// Defaults of Options: an in-memory store, account "sandbox" with key
+// "sandbox-key", password "sandbox-password" and token "sandbox-token",
+// pages of 50; no rate limit and no faults.
+const (
+	DefaultDB             = ":memory:"
+	DefaultUser           = "sandbox"
+	DefaultAPIKey         = "sandbox-key"
+	DefaultPassword       = "sandbox-password"
+	DefaultAccessToken    = "sandbox-token"
+	DefaultPageSize       = 50
+	DefaultThrottleStatus = 429
+)
 
 // withDefaults fills the zero fields of cfg and checks the others.
-func (cfg Config) withDefaults() (Config, error) {
-	d := DefaultConfig()
-	if cfg.DB == "" {
-		cfg.DB = d.DB
-	}
-	if cfg.User == "" {
-		cfg.User = d.User
-	}
+func (cfg Options) withDefaults() (Options, error) {
+	cfg.DB = cmp.Or(cfg.DB, DefaultDB)
+	cfg.User = cmp.Or(cfg.User, DefaultUser)
 	cfg.User = strings.ToLower(cfg.User)
 	if strings.ContainsAny(cfg.User, "/?#%&=<>\"' \t\r\n") {
 		return cfg, fmt.Errorf("user %q: a login cannot contain spaces or any of / ? # %% & = < > quotes", cfg.User)
 	}
-	if cfg.APIKey == "" {
-		cfg.APIKey = d.APIKey
-	}
-	if cfg.Password == "" {
-		cfg.Password = d.Password
-	}
-	if cfg.AccessToken == "" {
-		cfg.AccessToken = d.AccessToken
-	}
-	if cfg.PageSize == 0 {
-		cfg.PageSize = d.PageSize
-	}
+	cfg.APIKey = cmp.Or(cfg.APIKey, DefaultAPIKey)
+	cfg.Password = cmp.Or(cfg.Password, DefaultPassword)
+	cfg.AccessToken = cmp.Or(cfg.AccessToken, DefaultAccessToken)
+	cfg.PageSize = cmp.Or(cfg.PageSize, DefaultPageSize)
 	if cfg.PageSize < 1 {
 		return cfg, fmt.Errorf("page size %d: must be positive", cfg.PageSize)
 	}
@@ -107,9 +93,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.RateBurst == 0 {
 		cfg.RateBurst = max(1, int(math.Ceil(cfg.Rate/5)))
 	}
-	if cfg.ThrottleStatus == 0 {
-		cfg.ThrottleStatus = d.ThrottleStatus
-	}
+	cfg.ThrottleStatus = cmp.Or(cfg.ThrottleStatus, DefaultThrottleStatus)
 	switch cfg.ThrottleStatus {
 	case 429, 503, 403:
 	default:
@@ -130,7 +114,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.RandSeed = uint64(time.Now().UnixNano())
 	}
 	if cfg.Now == nil {
-		cfg.Now = d.Now
+		cfg.Now = time.Now
 	}
 	return cfg, nil
 }
@@ -138,7 +122,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // Sandbox emulates the contacts API of one account over a SQLite store.
 // It is an http.Handler, safe for concurrent use.
 type Sandbox struct {
-	cfg      Config
+	cfg      Options
 	p        paths
 	st       *store
 	counters *counters
@@ -154,7 +138,7 @@ type Sandbox struct {
 // New opens (or creates) the store named by cfg.DB, creates the schema and,
 // when the store is empty, the initial lists (1 "General Interest",
 // 2 "Customers", 3 "Newsletter").
-func New(ctx context.Context, cfg Config) (*Sandbox, error) {
+func New(ctx context.Context, cfg Options) (*Sandbox, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox config: %w", err)
