@@ -595,8 +595,7 @@ func (c *Client) SearchEmails(ctx context.Context, emails []string) ([]Contact, 
 	}
 	p := &Pager{c: c, next: c.accountPath() + "contacts?" + q.String()}
 	var out []Contact
-	for !p.Done() {
-		f, err := p.Next(ctx)
+	for f, err := range p.All(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("search emails: %w", err)
 		}
@@ -611,8 +610,7 @@ func (c *Client) SearchEmails(ctx context.Context, emails []string) ([]Contact, 
 func (c *Client) Lists(ctx context.Context) ([]List, error) {
 	p := &Pager{c: c, next: c.accountPath() + "lists"}
 	var out []List
-	for !p.Done() {
-		f, err := p.Next(ctx)
+	for f, err := range p.All(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("lists: %w", err)
 		}

@@ -542,6 +542,27 @@ func TestContactsWalk(t *testing.T) {
 		t.Errorf("%d pages fetched, want 4", st.ByRoute["GET /contacts"])
 	}
 
+	// The iterator yields the same pages; a loop that stops early fetches
+	// no further page.
+	var pages int
+	var viaIter []ctct.Contact
+	for f, err := range c.ContactPages(ctx, ctct.ContactQuery{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		viaIter = append(viaIter, f.Contacts...)
+	}
+	if pages != 4 || !slices.EqualFunc(viaIter, all, func(a, b ctct.Contact) bool { return a.ID == b.ID }) {
+		t.Errorf("ContactPages: %d pages, %d contacts; want the walk's 4 pages", pages, len(viaIter))
+	}
+	for range c.ContactPages(ctx, ctct.ContactQuery{}) {
+		break
+	}
+	if st := e.sb.Stats(); st.ByRoute["GET /contacts"] != 4+4+1 {
+		t.Errorf("%d pages fetched in all, want 9", st.ByRoute["GET /contacts"])
+	}
+
 	// A search of 50 addresses comes back in pages of 20: the client
 	// follows the next links.
 	var emails []string

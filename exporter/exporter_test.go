@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"iter"
 	"maps"
 	"os"
 	"path/filepath"
@@ -41,11 +42,11 @@ func (h *hookClient) GetContact(ctx context.Context, id string) (*ctct.Contact, 
 	return h.Client.GetContact(ctx, id)
 }
 
-func (h *hookClient) Contacts(q ctct.ContactQuery) *ctct.Pager {
+func (h *hookClient) ContactPages(ctx context.Context, q ctct.ContactQuery) iter.Seq2[*ctct.Feed, error] {
 	if h.onContacts != nil {
 		h.onContacts(q)
 	}
-	return h.Client.Contacts(q)
+	return h.Client.ContactPages(ctx, q)
 }
 
 // TestExportFixture runs the fixture of 1,234 tricky contacts created

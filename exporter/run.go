@@ -260,9 +260,7 @@ func (r *run) sinceOrEpoch() time.Time {
 // want that were not seen yet.
 func (r *run) walk(ctx context.Context, q ctct.ContactQuery, want Status, emit func(*ctct.Contact) error) error {
 	c := &r.e.counts
-	p := r.e.client.Contacts(q)
-	for !p.Done() {
-		f, err := p.Next(ctx)
+	for f, err := range r.e.client.ContactPages(ctx, q) {
 		if err != nil {
 			return fmt.Errorf("list contacts (%s): %w", describeQuery(q), err)
 		}
