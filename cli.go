@@ -68,6 +68,7 @@ func commands() []command {
 		{"sandbox", "run the API emulator in the foreground", runSandbox},
 		{"lists", "show the account's contact lists: id, name, contact count", runLists},
 		{"fields", "show the mappable fields with their limits and aliases", runFields},
+		{"verify", "check an export file against its manifest: rows, bytes, sha256", runVerify},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -147,15 +147,8 @@ func (m *Mapping) StatusColumn() int { return m.status }
 // HasListsColumn reports whether a column maps to ContactLists.
 func (m *Mapping) HasListsColumn() bool { return m.lists >= 0 }
 
-// Header returns the input header as given to Resolve.
-func (m *Mapping) Header() []string { return slices.Clone(m.header) }
-
 // Columns returns what each column of the header maps to, in header order.
 func (m *Mapping) Columns() []Column { return slices.Clone(m.columns) }
-
-// Mapped returns the canonical names of the editable fields the header
-// maps, in element order.
-func (m *Mapping) Mapped() []string { return slices.Clone(m.mapped) }
 
 // Resolve matches the header against the fields. Each column resolves, in
 // this order of precedence, through opts.Cols, opts.MapFile, its name

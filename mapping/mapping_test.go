@@ -122,8 +122,8 @@ func TestResolveCCExportFile(t *testing.T) {
 	if len(warns) != 0 {
 		t.Errorf("warnings: %q", warns)
 	}
-	if got, want := len(m.Mapped()), len(ccExportNames); got != want {
-		t.Errorf("%d fields mapped, want %d: %q", got, want, m.Mapped())
+	if got, want := len(m.mapped), len(ccExportNames); got != want {
+		t.Errorf("%d fields mapped, want %d: %q", got, want, m.mapped)
 	}
 }
 
@@ -258,8 +258,8 @@ func TestResolve(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(m.Header(), tt.header) {
-				t.Errorf("Header() = %q", m.Header())
+			if !slices.Equal(m.header, tt.header) {
+				t.Errorf("Header() = %q", m.header)
 			}
 			cols := m.Columns()
 			if len(cols) != len(tt.want) {
@@ -338,7 +338,7 @@ func TestParseMapFileFeedsResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Mapped(); !slices.Equal(got, []string{"EmailAddress", "CompanyName"}) {
+	if got := m.mapped; !slices.Equal(got, []string{"EmailAddress", "CompanyName"}) {
 		t.Errorf("Mapped() = %q", got)
 	}
 }
