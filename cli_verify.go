@@ -12,10 +12,10 @@ import (
 // 0 when they agree, 1 when they do not or cannot be read.
 func runVerify(_ context.Context, s streams, args []string) error {
 	fs := newFlagSet("verify", "FILE   (an export written with -o; FILE.manifest.json beside it)", s)
-	if err := parseFlags(fs, args); err != nil {
+	switch err := parseFlags(fs, args); {
+	case err != nil:
 		return err
-	}
-	if fs.NArg() != 1 {
+	case fs.NArg() != 1:
 		return usagef("verify needs exactly one FILE")
 	}
 	file := fs.Arg(0)

@@ -376,17 +376,18 @@ func AppendContact(b *bytes.Buffer, c *Contact, v View, indent string) error {
 		escape(b, val)
 		b.WriteString("</" + name + ">\n")
 	}
+	// elements writes the named fields of the table, in the order given.
+	elements := func(names ...string) {
+		for _, n := range names {
+			f := fieldIndex[n]
+			el(f.Name, f.Get(c))
+		}
+	}
 	switch v {
 	case ViewSummary, ViewSearch:
-		el("Status", c.Status)
-		el("EmailAddress", c.EmailAddress)
-		el("EmailType", c.EmailType)
-		el("Name", c.Name)
-		el("OptInTime", c.OptInTime)
-		el("OptInSource", c.OptInSource)
+		elements("Status", "EmailAddress", "EmailType", "Name", "OptInTime", "OptInSource")
 		if v == ViewSearch {
-			el("Confirmed", c.Confirmed)
-			el("InsertTime", c.InsertTime)
+			elements("Confirmed", "InsertTime")
 		}
 	case ViewCreate:
 		for i := range fieldTable {
@@ -396,7 +397,7 @@ func AppendContact(b *bytes.Buffer, c *Contact, v View, indent string) error {
 				}
 			}
 		}
-		el("OptInSource", c.OptInSource)
+		elements("OptInSource")
 		b.WriteString(in + "<ContactLists>\n")
 		for _, l := range c.Lists {
 			b.WriteString(in + `  <ContactList id="`)
@@ -411,13 +412,9 @@ func AppendContact(b *bytes.Buffer, c *Contact, v View, indent string) error {
 			}
 		}
 		appendMemberships(b, c.Lists, in)
-		el("Confirmed", c.Confirmed)
-		el("InsertTime", c.InsertTime)
-		el("LastUpdateTime", c.LastUpdateTime)
+		elements("Confirmed", "InsertTime", "LastUpdateTime")
 		if c.OptOutTime != "" || c.OptOutSource != "" || c.OptOutReason != "" || c.Status == StatusDoNotMail {
-			el("OptOutTime", c.OptOutTime)
-			el("OptOutSource", c.OptOutSource)
-			el("OptOutReason", c.OptOutReason)
+			elements("OptOutTime", "OptOutSource", "OptOutReason")
 		}
 	}
 	b.WriteString(indent + "</Contact>\n")

@@ -721,19 +721,7 @@ func TestExportGolden(t *testing.T) {
 	for _, detail := range []exporter.Detail{exporter.DetailFull, exporter.DetailSummary} {
 		t.Run(string(detail), func(t *testing.T) {
 			got, _ := runExport(t, e.client, exporter.Options{Detail: detail})
-			golden := filepath.Join("testdata", "export_"+string(detail)+".csv")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("export differs from %s (run with -update to accept):\n%s", golden, got)
-			}
+			checkGolden(t, "export_"+string(detail)+".csv", got)
 		})
 	}
 }

@@ -27,17 +27,12 @@ func ExportHeader() []string {
 // (non-empty). Cells are not escaped against formula injection: that is
 // the writer's choice.
 func ExportRow(c *ctct.Contact, listingOptInSource, listingOptInTime string) []string {
-	fs := exportFields
-	row := make([]string, len(fs))
-	for i := range fs {
-		f := &fs[i]
-		row[i] = f.Get(c)
-		switch f.Name {
-		case "OptInSource":
-			row[i] = cmp.Or(listingOptInSource, row[i])
-		case "OptInTime":
-			row[i] = cmp.Or(listingOptInTime, row[i])
-		}
+	v := *c // the fields read below are strings: a shallow copy is enough
+	v.OptInSource = cmp.Or(listingOptInSource, c.OptInSource)
+	v.OptInTime = cmp.Or(listingOptInTime, c.OptInTime)
+	row := make([]string, len(exportFields))
+	for i := range exportFields {
+		row[i] = exportFields[i].Get(&v)
 	}
 	return row
 }
