@@ -74,9 +74,9 @@ func (e *RowError) Unwrap() error { return e.Err }
 // value (inner newlines kept), undoes the export's formula escape, fixes
 // the case the API prescribes (ctct.Field.Normalize) and validates each
 // mapped field with ctct.Field.Check, the rules of ctct.ValidateContact.
-// A row whose number of cells
-// differs from the header's, or with any bad value, gives a *RowError
-// naming every bad column. Safe for concurrent use.
+// A row whose number of cells differs from the header's, or with any bad
+// value, gives a *RowError naming every bad column. Safe for concurrent
+// use.
 func (m *Mapping) Convert(cells []string, line int) (*Record, error) {
 	rec, rerr := m.convert(cells, line)
 	if rerr != nil {
