@@ -160,6 +160,7 @@ func newRootCmd(ctx context.Context, s streams) *cobra.Command {
 		newListsCmd(s),
 		newFieldsCmd(s),
 		newSandboxCmd(s),
+		newVerifyCmd(s),
 		&cobra.Command{
 			Use:   "version",
 			Short: "print the version",

@@ -134,14 +134,14 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 	if o.sandboxDB != "" {
 		return o.connectSandbox(ctx, s)
 	}
-	var auth ctct.Option
+	opts := o.clientOptions(s)
 	switch {
 	case o.user == "":
 		return nil, usagef("no account name: set CTCT_USERNAME or --user (or use --sandbox FILE)")
 	case token != "":
-		auth = ctct.WithBearer(token)
+		opts.Token = token
 	case apiKey != "" && password != "":
-		auth = ctct.WithBasicAuth(apiKey, password)
+		opts.APIKey, opts.Password = apiKey, password
 	case apiKey != "":
 		return nil, usagef("CTCT_API_KEY is set but no password: set CTCT_PASSWORD or --password-file")
 	default:
@@ -151,25 +151,26 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 	if base == "" {
 		base = "https://api.constantcontact.com"
 	}
-	c, err := ctct.NewClient(base, o.user, append(o.clientOptions(s), auth)...)
+	c, err := ctct.NewClient(base, o.user, opts)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
 	return &connection{client: c, target: accountTarget(base, o.user), close: func() {}}, nil
 }
 
-func (o *connOptions) clientOptions(s streams) []ctct.Option {
-	opts := []ctct.Option{
-		ctct.WithRetryNotice(func(wait time.Duration, err error) {
+func (o *connOptions) clientOptions(s streams) ctct.Options {
+	opts := ctct.Options{
+		RetryNotice: func(wait time.Duration, err error) {
 			s.notes.printf("retrying in %s: %s", wait.Round(100*time.Millisecond), netCause(err))
-		}),
-		ctct.WithLimiter(rate.NewLimiter(rate.Limit(o.rate), o.burst)),
-		ctct.WithRetries(o.retries),
-		ctct.WithTimeout(o.timeout),
-		ctct.WithUserAgent("ctctbulk/" + version),
+		},
+		Limiter:     rate.NewLimiter(rate.Limit(o.rate), o.burst),
+		Retries:     o.retries,
+		Timeout:     o.timeout,
+		UserAgent:   "ctctbulk/" + version,
+		MaxRequests: o.maxRequests,
 	}
-	if o.maxRequests > 0 {
-		opts = append(opts, ctct.WithMaxRequests(o.maxRequests))
+	if o.retries == 0 {
+		opts.Retries = -1 // --retries 0: none, not the default
 	}
 	return opts
 }
@@ -177,9 +178,7 @@ func (o *connOptions) clientOptions(s streams) []ctct.Option {
 // connectSandbox serves a sandbox on the SQLite file over loopback HTTP in
 // this process and returns a client of it.
 func (o *connOptions) connectSandbox(ctx context.Context, s streams) (*connection, error) {
-	cfg := sandbox.DefaultConfig()
-	cfg.DB = o.sandboxDB
-	sb, err := sandbox.New(ctx, cfg)
+	sb, err := sandbox.New(ctx, sandbox.Options{DB: o.sandboxDB})
 	if err != nil {
 		return nil, fmt.Errorf("open sandbox %s: %w", o.sandboxDB, err)
 	}
@@ -192,8 +191,9 @@ func (o *connOptions) connectSandbox(ctx context.Context, s streams) (*connectio
 	// Serve returns when close shuts the server down; any other failure
 	// shows in the client's requests, which say so.
 	go func() { _ = srv.Serve(ln) }()
-	c, err := ctct.NewClient("http://"+ln.Addr().String(), cfg.User,
-		append(o.clientOptions(s), ctct.WithBasicAuth(cfg.APIKey, cfg.Password))...)
+	opts := o.clientOptions(s)
+	opts.APIKey, opts.Password = sandbox.DefaultAPIKey, sandbox.DefaultPassword
+	c, err := ctct.NewClient("http://"+ln.Addr().String(), sandbox.DefaultUser, opts)
 	if err != nil {
 		srv.Close()
 		sb.Close()

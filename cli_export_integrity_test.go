@@ -22,8 +22,7 @@ import (
 // target.
 func serveSandbox(t *testing.T, n int) (env map[string]string, target string) {
 	t.Helper()
-	cfg := sandbox.DefaultConfig()
-	cfg.DB, cfg.RandSeed = filepath.Join(t.TempDir(), "account.db"), 5
+	cfg := sandbox.Options{DB: filepath.Join(t.TempDir(), "account.db"), RandSeed: 5}
 	sb, err := sandbox.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +33,8 @@ func serveSandbox(t *testing.T, n int) (env map[string]string, target string) {
 	}
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	env = map[string]string{"CTCT_BASE_URL": srv.URL, "CTCT_USERNAME": cfg.User, "CTCT_API_KEY": cfg.APIKey, "CTCT_PASSWORD": cfg.Password}
-	return env, accountTarget(srv.URL, cfg.User)
+	env = map[string]string{"CTCT_BASE_URL": srv.URL, "CTCT_USERNAME": sandbox.DefaultUser, "CTCT_API_KEY": sandbox.DefaultAPIKey, "CTCT_PASSWORD": sandbox.DefaultPassword}
+	return env, accountTarget(srv.URL, sandbox.DefaultUser)
 }
 
 // snapshot returns the content of every file in dir by name.

@@ -31,7 +31,7 @@ func exportCLI(ctx context.Context, env map[string]string, errw io.Writer, args 
 func seededDB(t *testing.T, n int) string {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "sandbox.db")
-	cfg := sandbox.DefaultConfig()
+	cfg := sandbox.Options{}
 	cfg.DB, cfg.RandSeed = db, 3
 	sb, err := sandbox.New(t.Context(), cfg)
 	if err != nil {

@@ -25,7 +25,7 @@ func runFields(s streams) error {
 	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIELD\tLIMIT\tALIASES")
 	for _, d := range mapping.Docs() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Name, d.Limit, strings.Join(d.Aliases, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Name, d.Limit(), strings.Join(d.Aliases, ", "))
 	}
 	return tw.Flush()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"ctctbulk/ctct"
+	"ctctbulk/exporter"
 	"ctctbulk/importer"
 	"ctctbulk/mapping"
 	"ctctbulk/progress"
@@ -344,18 +346,13 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// writeJSONFile writes a JSON document to path through a temporary file.
+// writeJSONFile writes a JSON document to path atomically (mode 0600).
 func writeJSONFile(path string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := errors.Join(write(f), f.Close()); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := exporter.WriteFileAtomic(path, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -16,7 +16,7 @@ import (
 // TestMessagesInWords checks, word for word, what a user reads when
 // something goes wrong: what is wrong and what to do, never Go's text.
 func TestMessagesInWords(t *testing.T) {
-	cfg := sandbox.DefaultConfig()
+	cfg := sandbox.Options{User: sandbox.DefaultUser, APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword}
 	cfg.DB = ":memory:"
 	sb, err := sandbox.New(context.Background(), cfg)
 	if err != nil {

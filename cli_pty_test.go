@@ -39,7 +39,7 @@ type ttyRig struct {
 
 func newTTYRig(t *testing.T, seed int) *ttyRig {
 	t.Helper()
-	cfg := sandbox.DefaultConfig()
+	cfg := sandbox.Options{User: sandbox.DefaultUser, APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword}
 	cfg.DB = ":memory:"
 	cfg.RandSeed = 5
 	sb, err := sandbox.New(context.Background(), cfg)

@@ -16,12 +16,17 @@ import (
 
 type sandboxOptions struct {
 	addr string
-	cfg  sandbox.Config
+	cfg  sandbox.Options
 	seed int
 }
 
 func newSandboxCmd(s streams) *cobra.Command {
-	o := sandboxOptions{cfg: sandbox.DefaultConfig()}
+	o := sandboxOptions{cfg: sandbox.Options{
+		User: sandbox.DefaultUser, APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword,
+		AccessToken: sandbox.DefaultAccessToken, PageSize: sandbox.DefaultPageSize,
+		ThrottleStatus: sandbox.DefaultThrottleStatus,
+		ActivityDelay:  sandbox.DefaultActivityDelay, ActivityRate: sandbox.DefaultActivityRate,
+	}}
 	cmd := &cobra.Command{
 		Use:   "sandbox [flags]",
 		Short: "run the API emulator in the foreground",
@@ -50,13 +55,13 @@ its first state.`,
 	group(fs, "Credentials", "user", "api-key", "password", "access-token")
 	fs.Float64Var(&o.cfg.Rate, "rate", 0, "requests per second allowed (0 = no limit)")
 	fs.IntVar(&o.cfg.RateBurst, "rate-burst", 0, "requests allowed at once above the rate (0 = 200ms worth)")
-	fs.IntVar(&o.cfg.ThrottleStatus, "throttle-status", 429, "status of a throttled answer: 429, 503 or 403")
+	fs.IntVar(&o.cfg.ThrottleStatus, "throttle-status", sandbox.DefaultThrottleStatus, "status of a throttled answer: 429, 503 or 403")
 	fs.DurationVar(&o.cfg.Latency, "latency", 0, "delay added to every request")
 	fs.DurationVar(&o.cfg.Jitter, "jitter", 0, "random extra delay, up to this much")
 	fs.Float64Var(&o.cfg.FailRate, "fail-rate", 0, "probability of an injected 500/503 before a request does anything")
 	fs.Float64Var(&o.cfg.DropRate, "drop-rate", 0, "probability that a write is performed and its connection cut without an answer")
 	fs.Uint64Var(&o.cfg.RandSeed, "rand-seed", 0, "seed of the random faults and data (0 = from the clock)")
-	fs.DurationVar(&o.cfg.ActivityDelay, "activity-delay", o.cfg.ActivityDelay, "queue time of a bulk activity: how long it stays PENDING before it runs")
+	fs.DurationVar(&o.cfg.ActivityDelay, "activity-delay", o.cfg.ActivityDelay, "queue time of a bulk activity: how long it stays PENDING before it runs (0 = none)")
 	fs.Float64Var(&o.cfg.ActivityRate, "activity-rate", o.cfg.ActivityRate, "rows per second a running bulk activity applies or exports (0 = no limit)")
 	group(fs, "Realism", "rate", "rate-burst", "throttle-status", "latency", "jitter", "fail-rate", "drop-rate", "rand-seed", "activity-delay", "activity-rate")
 	return cmd
@@ -66,7 +71,16 @@ func runSandbox(ctx context.Context, s streams, o *sandboxOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	sb, err := sandbox.New(ctx, o.cfg)
+	cfg := o.cfg
+	// On the command line 0 means none; in sandbox.Options it means the
+	// default, and a negative value none.
+	if cfg.ActivityDelay == 0 {
+		cfg.ActivityDelay = -1
+	}
+	if cfg.ActivityRate == 0 {
+		cfg.ActivityRate = -1
+	}
+	sb, err := sandbox.New(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open sandbox: %w", err)
 	}

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 type signalRig struct {
 	sb     *sandbox.Sandbox
 	srv    *httptest.Server
-	cfg    sandbox.Config
+	cfg    sandbox.Options
 	input  string
 	env    []string
 	n      int
@@ -48,7 +48,7 @@ type signalRig struct {
 
 func newSignalRig(t *testing.T, n int, faults bool) *signalRig {
 	t.Helper()
-	r := &signalRig{n: n, cfg: sandbox.DefaultConfig()}
+	r := &signalRig{n: n, cfg: sandbox.Options{User: sandbox.DefaultUser, APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword}}
 	r.cfg.DB = ":memory:"
 	r.cfg.Latency = 3 * time.Millisecond
 	r.cfg.RandSeed = 3
@@ -150,7 +150,7 @@ func (r *signalRig) checkOnce(t *testing.T) {
 	if _, err := os.Stat(r.input + ".journal"); !os.IsNotExist(err) {
 		t.Errorf("journal left after the completed run: %v", err)
 	}
-	c, err := ctct.NewClient(r.srv.URL, r.cfg.User, ctct.WithBasicAuth(r.cfg.APIKey, r.cfg.Password))
+	c, err := ctct.NewClient(r.srv.URL, r.cfg.User, ctct.Options{APIKey: r.cfg.APIKey, Password: r.cfg.Password})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,7 +258,7 @@ func readCSV(t *testing.T, path string) [][]string {
 
 func TestSandboxSeedsAnEmptyStoreOnly(t *testing.T) {
 	ctx := context.Background()
-	cfg := sandbox.DefaultConfig()
+	cfg := sandbox.Options{}
 	cfg.DB = filepath.Join(t.TempDir(), "seed.db")
 	for i, want := range []int{7, 7} {
 		sb, err := sandbox.New(ctx, cfg)

@@ -34,10 +34,12 @@ func readAccount(ctx context.Context, url string, perSecond float64) (map[string
 		limit = rate.Limit(perSecond)
 	}
 	c, err := ctct.NewClient(url, sandboxUser,
-		ctct.WithBasicAuth(sandboxAPIKey, sandboxPassword),
-		ctct.WithLimiter(rate.NewLimiter(limit, 1)),
-		ctct.WithRetries(12), ctct.WithBackoff(20*time.Millisecond, time.Second),
-		ctct.WithUserAgent("ctctbulk-bench"))
+		ctct.Options{
+			APIKey: sandboxAPIKey, Password: sandboxPassword,
+			Limiter: rate.NewLimiter(limit, 1),
+			Retries: 12, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second,
+			UserAgent: "ctctbulk-bench",
+		})
 	if err != nil {
 		return nil, fmt.Errorf("read account: %w", err)
 	}

@@ -21,9 +21,9 @@ import (
 )
 
 // activityEnv is an env whose jobs run at once, as fast as they can.
-func activityEnv(t *testing.T, mod func(*sandbox.Config)) *env {
-	return newEnv(t, func(c *sandbox.Config) {
-		c.ActivityDelay, c.ActivityRate = 0, 0
+func activityEnv(t *testing.T, mod func(*sandbox.Options)) *env {
+	return newEnv(t, func(c *sandbox.Options) {
+		c.ActivityDelay, c.ActivityRate = -1, -1 // none: no queue time, no limit
 		if mod != nil {
 			mod(c)
 		}
@@ -76,7 +76,7 @@ func golden(t *testing.T, name string, got []byte) {
 // client: the bodies sent (golden), the wait, the feed walk, the file.
 func TestActivityClient(t *testing.T) {
 	e := activityEnv(t, nil)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	ctx := t.Context()
 	rec := e.recordBodies("POST", "/activities")
 	add := &ctct.ActivityRequest{Type: ctct.ActivityAddContacts, Lists: []string{"1", c.ListURI("2")}, Rows: []ctct.BulkRow{
@@ -194,7 +194,7 @@ func TestActivityClient(t *testing.T) {
 
 func TestActivityFormErrors(t *testing.T) {
 	e := activityEnv(t, nil)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	row := []ctct.BulkRow{{EmailAddress: "a@example.com"}}
 	tests := []struct {
 		name string
@@ -238,7 +238,7 @@ func TestActivityFormErrors(t *testing.T) {
 // job is repeated for an add job (same end state) and not for an export.
 func TestCreateActivityUncertain(t *testing.T) {
 	e := activityEnv(t, nil)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	var mu sync.Mutex
 	cut := 0
 	e.setHook(func(w http.ResponseWriter, r *http.Request) bool {
@@ -289,7 +289,7 @@ func TestCreateActivityUncertain(t *testing.T) {
 // (tolerated) is read back with a GET.
 func TestCreateActivity204(t *testing.T) {
 	e := activityEnv(t, nil)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	e.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != "POST" {
 			return false
@@ -309,8 +309,8 @@ func TestCreateActivity204(t *testing.T) {
 // TestWaitActivity: polls with growing waits up to the maximum, and a done
 // context ends the wait.
 func TestWaitActivity(t *testing.T) {
-	e := activityEnv(t, func(c *sandbox.Config) { c.ActivityDelay = 20 * time.Second })
-	c := e.client()
+	e := activityEnv(t, func(c *sandbox.Options) { c.ActivityDelay = 20 * time.Second })
+	c := e.client(ctct.Options{})
 	a, err := c.CreateActivity(t.Context(), &ctct.ActivityRequest{Type: ctct.ActivityClearLists, Lists: []string{"1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +345,7 @@ func TestWaitActivity(t *testing.T) {
 // TestListClient creates, renames and deletes a list through the client.
 func TestListClient(t *testing.T) {
 	e := newEnv(t, nil)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	ctx := t.Context()
 	rec := e.recordBodies("POST", "/lists")
 	l, err := c.CreateList(ctx, &ctct.List{Name: "Spring <Sale> & more", SortOrder: "4"})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
 
 	"github.com/gocarina/gocsv"
@@ -79,19 +78,30 @@ type bulkField struct {
 var bulkFields = buildBulkFields()
 
 func buildBulkFields() []bulkField {
-	typ := reflect.TypeFor[BulkRow]()
 	var out []bulkField
 	for _, f := range fieldTable {
-		if f.Bulk == "" {
-			continue
+		if f.Bulk != "" {
+			out = append(out, bulkField{Field: f, index: len(out)})
 		}
-		sf, ok := typ.FieldByName(f.Name)
-		if !ok {
-			panic("ctct: BulkRow has no field " + f.Name) // caught by every test run
-		}
-		out = append(out, bulkField{Field: f, index: sf.Index[0]})
 	}
 	return out
+}
+
+// numBulkFields is the number of BulkRow fields, one per bulk column.
+const numBulkFields = 34
+
+// cells returns pointers to the row's cells in the order of its fields,
+// which is the field table's order of the bulk columns (bulkField.index);
+// TestBulkRowMatchesFieldTable holds the two together.
+func (r *BulkRow) cells() [numBulkFields]*string {
+	return [numBulkFields]*string{
+		&r.EmailAddress, &r.EmailType, &r.FirstName, &r.MiddleName, &r.LastName, &r.JobTitle,
+		&r.CompanyName, &r.HomePhone, &r.WorkPhone, &r.Addr1, &r.Addr2, &r.Addr3, &r.City,
+		&r.StateCode, &r.StateName, &r.CountryCode, &r.PostalCode, &r.SubPostalCode, &r.Note,
+		&r.CustomField1, &r.CustomField2, &r.CustomField3, &r.CustomField4, &r.CustomField5,
+		&r.CustomField6, &r.CustomField7, &r.CustomField8, &r.CustomField9, &r.CustomField10,
+		&r.CustomField11, &r.CustomField12, &r.CustomField13, &r.CustomField14, &r.CustomField15,
+	}
 }
 
 // BulkFields returns the fields that have a bulk column, in the table's
@@ -122,9 +132,7 @@ func LookupBulkColumn(name string) (Field, bool) {
 }
 
 // cell returns a pointer to the row's cell of bulk field b.
-func (r *BulkRow) cell(b bulkField) *string {
-	return reflect.ValueOf(r).Elem().Field(b.index).Addr().Interface().(*string)
-}
+func (r *BulkRow) cell(b bulkField) *string { return r.cells()[b.index] }
 
 // NewBulkRow returns the bulk row of a contact: every field that has a
 // bulk column. The email is trimmed and lower-cased.
@@ -159,11 +167,9 @@ func (r *BulkRow) Get(field string) string {
 
 // trim removes the surrounding spaces of every cell, as the server does.
 func (r *BulkRow) trim() {
-	v := reflect.ValueOf(r).Elem()
-	for _, b := range bulkFields {
-		f := v.Field(b.index)
-		if s := f.String(); s != "" {
-			f.SetString(strings.TrimSpace(s))
+	for _, p := range r.cells() {
+		if *p != "" {
+			*p = strings.TrimSpace(*p)
 		}
 	}
 }

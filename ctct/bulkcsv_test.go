@@ -51,8 +51,13 @@ func TestBulkRowTags(t *testing.T) {
 		want = append(want, fmt.Sprintf("Custom Field %d", i))
 	}
 	var got []string
-	for _, f := range ctct.BulkFields() {
+	for i, f := range ctct.BulkFields() {
 		got = append(got, f.Bulk)
+		// BulkRow's cells are reached by position: its fields are in the
+		// table's order.
+		if i < typ.NumField() && typ.Field(i).Name != f.Name {
+			t.Errorf("BulkRow field %d is %s, the table's bulk field %d is %s", i, typ.Field(i).Name, i, f.Name)
+		}
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("bulk columns\n%q\nwant\n%q", got, want)

@@ -2,6 +2,7 @@ package ctct
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -40,7 +41,7 @@ const (
 // attempt, retries what can be retried with capped exponential backoff and
 // full jitter (a Retry-After header wins), and turns non-2xx answers into
 // *APIError. A Client is safe for concurrent use by many goroutines; build
-// it with NewClient and do not change it afterwards.
+// it with NewClient.
 type Client struct {
 	base      *url.URL // scheme, host and path prefix (no trailing slash)
 	user      string
@@ -52,8 +53,7 @@ type Client struct {
 
 	hc          *http.Client
 	limiter     *rate.Limiter
-	pace        *pacer // adapts limiter to a server that allows less; nil when off
-	adaptive    bool
+	pace        *pacer // adapts limiter to a server that allows less
 	retries     int
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
@@ -74,105 +74,94 @@ type Client struct {
 	byMethod  map[string]int64
 }
 
-// Option configures a Client in NewClient.
-type Option func(*Client)
+// Options configure a Client. The zero value of each field is its
+// default, so Options{} is a client without credentials that keeps to 4
+// requests per second.
+type Options struct {
+	// APIKey and Password authenticate with HTTP Basic, user name
+	// "{APIKey}%{user}" and the account password. Token, when set,
+	// authenticates with an OAuth2 access token instead.
+	APIKey, Password string
+	Token            string
 
-// WithBasicAuth authenticates with HTTP Basic, user name "{apiKey}%{user}"
-// and the account password. The last auth option given wins.
-func WithBasicAuth(apiKey, password string) Option {
-	return func(c *Client) { c.apiKey, c.password, c.token = apiKey, password, "" }
+	// Limiter is the rate limiter every attempt of every call waits on
+	// (default rate.NewLimiter(4, 1)). Share one limiter between all
+	// clients that use the same key. Throttled answers lower its rate (by
+	// a quarter, at most once a second) and successes raise it back
+	// towards the rate it had, so that a server allowing less is not
+	// tripped again and again.
+	Limiter *rate.Limiter
+	// Retries is how many times a failed attempt is retried: 0 means the
+	// default, 6; a negative number means none.
+	Retries int
+	// MinBackoff and MaxBackoff are the first and the largest backoff
+	// ceiling (defaults 500ms and 30s; MaxBackoff is at least MinBackoff).
+	// Each retry waits a uniform random part of
+	// min(MaxBackoff, MinBackoff·2^(retry-1)) unless the server sent
+	// Retry-After.
+	MinBackoff, MaxBackoff time.Duration
+	// Timeout bounds each attempt (request and reading the answer): 0
+	// means the default, 30s; a negative duration means no bound besides
+	// the caller's context.
+	Timeout time.Duration
+	// MaxRequests is a request budget: an attempt (first try or retry)
+	// that would exceed it in the Client's life is not sent and the call
+	// fails with ErrBudgetExhausted. 0 means no budget.
+	MaxRequests int64
+	// UserAgent is the User-Agent header (default "ctctbulk/dev").
+	UserAgent string
+	// IDHost is the scheme and host used to build id URIs (default
+	// DefaultIDHost); a host without scheme gets "http://".
+	IDHost string
+
+	// Sleep replaces the wait between attempts (a test seam; default
+	// Sleep). It must return ctx.Err() when ctx ends first.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand is the jitter source, returning values in [0, 1) (default
+	// math/rand/v2.Float64). The Client serialises its calls.
+	Rand func() float64
+	// RetryNotice, when set, is called before each wait to retry a request
+	// that did not reach the server (connection refused, a TLS failure, a
+	// timeout), so that whoever runs the tool sees why it waits. It must be
+	// safe for concurrent use.
+	RetryNotice func(wait time.Duration, err error)
 }
 
-// WithBearer authenticates with an OAuth2 access token. The last auth
-// option given wins.
-func WithBearer(token string) Option {
-	return func(c *Client) { c.apiKey, c.password, c.token = "", "", token }
-}
-
-// WithHTTPClient sets the HTTP client. The default one does not follow
-// redirects (a redirect could carry the credentials elsewhere); its 3xx
-// answers become *APIError.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
-
-// WithLimiter sets the rate limiter every attempt of every call waits on.
-// Default rate.NewLimiter(4, 1). Share one limiter between all clients
-// that use the same key.
-func WithLimiter(l *rate.Limiter) Option { return func(c *Client) { c.limiter = l } }
-
-// WithAdaptiveRate says whether throttled answers lower the limiter's rate
-// (by a quarter, at most once a second) and successes raise it back
-// towards the configured rate (default true), so that a server allowing
-// less than --rate is not tripped again and again.
-func WithAdaptiveRate(on bool) Option { return func(c *Client) { c.adaptive = on } }
-
-// WithRetryNotice calls f before each wait to retry a request that did not
-// reach the server (connection refused, a TLS failure, a timeout), so that
-// whoever runs the tool sees why it waits. f must be safe for concurrent use.
-func WithRetryNotice(f func(wait time.Duration, err error)) Option {
-	return func(c *Client) { c.notice = f }
-}
-
-// WithRetries sets how many times a failed attempt is retried (default 6;
-// negative means 0).
-func WithRetries(n int) Option { return func(c *Client) { c.retries = max(n, 0) } }
-
-// WithBackoff sets the first and the largest backoff ceiling (defaults
-// 500ms and 30s). Each retry waits a uniform random part of
-// min(max, min·2^(retry-1)) unless the server sent Retry-After.
-func WithBackoff(minDelay, maxDelay time.Duration) Option {
-	return func(c *Client) {
-		c.minBackoff = max(minDelay, 0)
-		c.maxBackoff = max(maxDelay, c.minBackoff)
-	}
-}
-
-// WithSleep replaces the wait between attempts (a test seam). It must
-// return ctx.Err() when ctx ends first. The default is a timer that
-// honours ctx.
-func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
-	return func(c *Client) { c.sleep = sleep }
-}
-
-// WithRand sets the jitter source; it must return values in [0, 1). The
-// Client serialises its calls.
-func WithRand(f func() float64) Option { return func(c *Client) { c.rand = f } }
-
-// WithTimeout bounds each attempt (request and reading the answer);
-// default 30s, 0 means no bound besides the caller's context.
-func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = max(d, 0) } }
-
-// WithUserAgent sets the User-Agent header (default "ctctbulk/dev").
-func WithUserAgent(s string) Option { return func(c *Client) { c.userAgent = s } }
-
-// WithMaxRequests sets a request budget: an attempt (first try or retry)
-// that would exceed n requests in the Client's life is not sent and the
-// call fails with ErrBudgetExhausted. 0 or less means no budget.
-func WithMaxRequests(n int64) Option { return func(c *Client) { c.maxRequests = max(n, 0) } }
-
-// WithIDHost sets the scheme and host used to build id URIs (default
-// DefaultIDHost). A host without scheme gets "http://".
-func WithIDHost(host string) Option { return func(c *Client) { c.idHost = host } }
+// Defaults of Options.
+const (
+	DefaultRetries    = 6
+	DefaultMinBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+	DefaultTimeout    = 30 * time.Second
+)
 
 // NewClient returns a Client for account user (lower-cased) at baseURL,
 // which may carry a path prefix (e.g. http://127.0.0.1:1234/prefix).
 // When credentials are set, baseURL must be https, or http to a loopback
-// address; a base URL carrying user info is refused.
-func NewClient(baseURL, user string, opts ...Option) (*Client, error) {
+// address; a base URL carrying user info is refused. The HTTP client does
+// not follow redirects (a redirect could carry the credentials
+// elsewhere): 3xx answers become *APIError.
+func NewClient(baseURL, user string, opts Options) (*Client, error) {
 	c := &Client{
-		idHost:     DefaultIDHost,
-		userAgent:  "ctctbulk/dev",
-		retries:    6,
-		minBackoff: 500 * time.Millisecond,
-		maxBackoff: 30 * time.Second,
-		timeout:    30 * time.Second,
-		sleep:      sleepCtx,
-		rand:       rand.Float64,
-		now:        time.Now,
-		adaptive:   true,
-		byMethod:   map[string]int64{},
+		idHost:      cmp.Or(opts.IDHost, DefaultIDHost),
+		userAgent:   cmp.Or(opts.UserAgent, "ctctbulk/dev"),
+		apiKey:      opts.APIKey,
+		password:    opts.Password,
+		token:       opts.Token,
+		limiter:     opts.Limiter,
+		retries:     orDefault(opts.Retries, DefaultRetries),
+		minBackoff:  orDefault(opts.MinBackoff, DefaultMinBackoff),
+		timeout:     orDefault(opts.Timeout, DefaultTimeout),
+		maxRequests: max(opts.MaxRequests, 0),
+		sleep:       opts.Sleep,
+		rand:        opts.Rand,
+		notice:      opts.RetryNotice,
+		now:         time.Now,
+		byMethod:    map[string]int64{},
 	}
-	for _, o := range opts {
-		o(c)
+	c.maxBackoff = max(orDefault(opts.MaxBackoff, DefaultMaxBackoff), c.minBackoff)
+	if c.token != "" {
+		c.apiKey, c.password = "", ""
 	}
 	base, err := parseBase(baseURL)
 	if err != nil {
@@ -199,27 +188,34 @@ func NewClient(baseURL, user string, opts ...Option) (*Client, error) {
 		c.idHost = "http://" + c.idHost
 	}
 	c.idHost = strings.TrimRight(c.idHost, "/")
-	if c.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 32
-		c.hc = &http.Client{
-			Transport:     tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	c.hc = &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	if c.limiter == nil {
 		c.limiter = rate.NewLimiter(4, 1)
 	}
-	if c.adaptive {
-		c.pace = newPacer(c.limiter, c.now)
-	}
+	c.pace = newPacer(c.limiter, c.now)
 	if c.rand == nil {
 		c.rand = rand.Float64
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = Sleep
 	}
 	return c, nil
+}
+
+// orDefault reads a numeric option: 0 means def, a negative value none (0).
+func orDefault[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // parseBase checks the base URL without ever echoing user info.
@@ -260,7 +256,9 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx is done, and then returns ctx.Err(). It is
+// the wait between attempts unless Options says otherwise.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -308,13 +306,15 @@ func (c *Client) contactRef(id string) (string, error) {
 	if id == "" {
 		return "", errors.New("empty contact id")
 	}
-	if isDigits(id) {
+	if IsNumber(id) {
 		return c.accountPath() + "contacts/" + id, nil
 	}
 	return id, nil
 }
 
-func isDigits(s string) bool {
+// IsNumber reports whether s is a contact or list number: a non-empty run
+// of ASCII digits.
+func IsNumber(s string) bool {
 	for _, r := range s {
 		if r < '0' || r > '9' {
 			return false
@@ -599,8 +599,7 @@ func (c *Client) SearchEmails(ctx context.Context, emails []string) ([]Contact, 
 	}
 	p := &Pager{c: c, next: c.accountPath() + "contacts?" + q.String()}
 	var out []Contact
-	for !p.Done() {
-		f, err := p.Next(ctx)
+	for f, err := range p.All(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("search emails: %w", err)
 		}
@@ -615,8 +614,7 @@ func (c *Client) SearchEmails(ctx context.Context, emails []string) ([]Contact, 
 func (c *Client) Lists(ctx context.Context) ([]List, error) {
 	p := &Pager{c: c, next: c.accountPath() + "lists"}
 	var out []List
-	for !p.Done() {
-		f, err := p.Next(ctx)
+	for f, err := range p.All(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("lists: %w", err)
 		}

@@ -1,6 +1,7 @@
 package ctct_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -60,7 +61,7 @@ type seen struct {
 type env struct {
 	t     *testing.T
 	sb    *sandbox.Sandbox
-	cfg   sandbox.Config
+	cfg   sandbox.Options
 	srv   *httptest.Server
 	base  string
 	clock *fakeClock
@@ -71,10 +72,10 @@ type env struct {
 	sleeps []time.Duration
 }
 
-func newEnv(t *testing.T, mod func(*sandbox.Config)) *env {
+func newEnv(t *testing.T, mod func(*sandbox.Options)) *env {
 	t.Helper()
 	clock := &fakeClock{t: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)}
-	cfg := sandbox.DefaultConfig()
+	cfg := sandbox.Options{}
 	cfg.DB = ":memory:"
 	cfg.User = testUser
 	cfg.APIKey, cfg.Password, cfg.AccessToken = testKey, testPassword, testToken
@@ -136,18 +137,25 @@ func (e *env) sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
-// client returns a client of the env's account: Basic auth, no client-side
-// rate limit, recorded sleeps, a fixed jitter of one half.
-func (e *env) client(opts ...ctct.Option) *ctct.Client {
+// client returns a client of the env's account with the options of o,
+// where they are zero: Basic auth, no client-side rate limit, recorded
+// sleeps, a fixed jitter of one half.
+func (e *env) client(o ctct.Options) *ctct.Client {
 	e.t.Helper()
-	all := append([]ctct.Option{
-		ctct.WithBasicAuth(testKey, testPassword),
-		ctct.WithLimiter(rate.NewLimiter(rate.Inf, 1)),
-		ctct.WithSleep(e.sleep),
-		ctct.WithRand(func() float64 { return 0.5 }),
-		ctct.WithBackoff(100*time.Millisecond, 2*time.Second),
-	}, opts...)
-	c, err := ctct.NewClient(e.base, strings.ToUpper(testUser), all...)
+	o.APIKey, o.Password = cmp.Or(o.APIKey, testKey), cmp.Or(o.Password, testPassword)
+	if o.Limiter == nil {
+		o.Limiter = rate.NewLimiter(rate.Inf, 1)
+	}
+	if o.Sleep == nil {
+		o.Sleep = e.sleep
+	}
+	if o.Rand == nil {
+		o.Rand = func() float64 { return 0.5 }
+	}
+	if o.MinBackoff == 0 && o.MaxBackoff == 0 {
+		o.MinBackoff, o.MaxBackoff = 100*time.Millisecond, 2*time.Second
+	}
+	c, err := ctct.NewClient(e.base, strings.ToUpper(testUser), o)
 	if err != nil {
 		e.t.Fatalf("new client: %v", err)
 	}
@@ -179,30 +187,30 @@ func newContact(c *ctct.Client, email string) *ctct.Contact {
 func TestNewClient(t *testing.T) {
 	tests := []struct {
 		name, base, user string
-		opts             []ctct.Option
+		opts             ctct.Options
 		wantErr          string // substring; "" = success
 	}{
-		{"https with basic", "https://api.constantcontact.com", "Joe", []ctct.Option{ctct.WithBasicAuth(testKey, testPassword)}, ""},
-		{"https with prefix", "https://example.com/prefix/", "joe", []ctct.Option{ctct.WithBearer(testToken)}, ""},
-		{"http loopback v4", "http://127.0.0.1:8080", "joe", []ctct.Option{ctct.WithBasicAuth(testKey, testPassword)}, ""},
-		{"http loopback 127/8", "http://127.3.2.1:8080", "joe", []ctct.Option{ctct.WithBearer(testToken)}, ""},
-		{"http loopback v6", "http://[::1]:8080/x", "joe", []ctct.Option{ctct.WithBearer(testToken)}, ""},
-		{"http localhost", "http://localhost:8080", "joe", []ctct.Option{ctct.WithBearer(testToken)}, ""},
-		{"http remote without credentials", "http://example.com", "joe", nil, ""},
-		{"http remote with basic", "http://example.com", "joe", []ctct.Option{ctct.WithBasicAuth(testKey, testPassword)}, "refusing to send credentials"},
-		{"http remote with bearer", "http://10.0.0.1:80", "joe", []ctct.Option{ctct.WithBearer(testToken)}, "refusing to send credentials"},
-		{"http lookalike host", "http://127.0.0.1.example.com", "joe", []ctct.Option{ctct.WithBearer(testToken)}, "refusing to send credentials"},
-		{"user info in URL", "https://" + testKey + ":" + testPassword + "@example.com", "joe", nil, "must not carry credentials"},
-		{"bad scheme", "ftp://example.com", "joe", nil, "not http or https"},
-		{"no host", "https:///x", "joe", nil, "no host"},
-		{"query", "https://example.com/?a=b", "joe", nil, "query"},
-		{"unparsable", "https://exa mple.com:x", "joe", nil, "invalid base URL"},
-		{"empty user", "https://example.com", "  ", nil, "empty user"},
-		{"user with slash", "https://example.com", "a/b", nil, "cannot be in the path"},
+		{"https with basic", "https://api.constantcontact.com", "Joe", ctct.Options{APIKey: testKey, Password: testPassword}, ""},
+		{"https with prefix", "https://example.com/prefix/", "joe", ctct.Options{Token: testToken}, ""},
+		{"http loopback v4", "http://127.0.0.1:8080", "joe", ctct.Options{APIKey: testKey, Password: testPassword}, ""},
+		{"http loopback 127/8", "http://127.3.2.1:8080", "joe", ctct.Options{Token: testToken}, ""},
+		{"http loopback v6", "http://[::1]:8080/x", "joe", ctct.Options{Token: testToken}, ""},
+		{"http localhost", "http://localhost:8080", "joe", ctct.Options{Token: testToken}, ""},
+		{"http remote without credentials", "http://example.com", "joe", ctct.Options{}, ""},
+		{"http remote with basic", "http://example.com", "joe", ctct.Options{APIKey: testKey, Password: testPassword}, "refusing to send credentials"},
+		{"http remote with bearer", "http://10.0.0.1:80", "joe", ctct.Options{Token: testToken}, "refusing to send credentials"},
+		{"http lookalike host", "http://127.0.0.1.example.com", "joe", ctct.Options{Token: testToken}, "refusing to send credentials"},
+		{"user info in URL", "https://" + testKey + ":" + testPassword + "@example.com", "joe", ctct.Options{}, "must not carry credentials"},
+		{"bad scheme", "ftp://example.com", "joe", ctct.Options{}, "not http or https"},
+		{"no host", "https:///x", "joe", ctct.Options{}, "no host"},
+		{"query", "https://example.com/?a=b", "joe", ctct.Options{}, "query"},
+		{"unparsable", "https://exa mple.com:x", "joe", ctct.Options{}, "invalid base URL"},
+		{"empty user", "https://example.com", "  ", ctct.Options{}, "empty user"},
+		{"user with slash", "https://example.com", "a/b", ctct.Options{}, "cannot be in the path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ctct.NewClient(tt.base, tt.user, tt.opts...)
+			c, err := ctct.NewClient(tt.base, tt.user, tt.opts)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("NewClient: %v", err)
@@ -225,11 +233,11 @@ func TestNewClient(t *testing.T) {
 }
 
 func TestURIs(t *testing.T) {
-	def, err := ctct.NewClient("https://example.com", "Joe")
+	def, err := ctct.NewClient("https://example.com", "Joe", ctct.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := ctct.NewClient("https://example.com", "joe", ctct.WithIDHost("ids.example.org/"))
+	other, err := ctct.NewClient("https://example.com", "joe", ctct.Options{IDHost: "ids.example.org/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +265,7 @@ func TestURIs(t *testing.T) {
 
 func TestContactLifecycle(t *testing.T) {
 	e := newEnv(t, nil)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	ctx := t.Context()
 
 	created, err := c.CreateContact(ctx, newContact(c, "Jon@Example.com"))
@@ -339,7 +347,7 @@ func TestContactLifecycle(t *testing.T) {
 
 func TestCallErrors(t *testing.T) {
 	e := newEnv(t, nil)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	ctx := t.Context()
 	if _, err := c.CreateContact(ctx, newContact(c, "dup@example.com")); err != nil {
 		t.Fatal(err)
@@ -405,11 +413,11 @@ func TestCallErrors(t *testing.T) {
 func TestBearer(t *testing.T) {
 	e := newEnv(t, nil)
 	e.seed(3)
-	ok := e.client(ctct.WithBearer(testToken))
+	ok := e.client(ctct.Options{Token: testToken})
 	if _, err := ok.GetContact(t.Context(), "1"); err != nil {
 		t.Fatalf("bearer: %v", err)
 	}
-	bad := e.client(ctct.WithBearer("wrong-token"))
+	bad := e.client(ctct.Options{Token: "wrong-token"})
 	_, err := bad.GetContact(t.Context(), "1")
 	if !errors.Is(err, ctct.ErrUnauthorized) {
 		t.Fatalf("wrong token: %v, want ErrUnauthorized", err)
@@ -432,7 +440,7 @@ func TestCreateLocationOnly(t *testing.T) {
 		w.WriteHeader(rec.Code)
 		return true
 	})
-	c := e.client()
+	c := e.client(ctct.Options{})
 	got, err := c.CreateContact(t.Context(), newContact(c, "loc@example.com"))
 	if err != nil {
 		t.Fatalf("create: %v", err)
@@ -448,7 +456,7 @@ func TestCreateLocationOnly(t *testing.T) {
 
 func TestSearchEmails(t *testing.T) {
 	e := newEnv(t, nil)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	ctx := t.Context()
 	for _, m := range []string{"a+b@example.com", "plain@example.com", "mixed@example.com"} {
 		if _, err := c.CreateContact(ctx, newContact(c, m)); err != nil {
@@ -517,9 +525,9 @@ func fill(n int) []string {
 }
 
 func TestContactsWalk(t *testing.T) {
-	e := newEnv(t, func(c *sandbox.Config) { c.PageSize = 20 })
+	e := newEnv(t, func(c *sandbox.Options) { c.PageSize = 20 })
 	e.seed(75)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	ctx := t.Context()
 
 	all := walk(t, c.Contacts(ctct.ContactQuery{}))
@@ -532,6 +540,27 @@ func TestContactsWalk(t *testing.T) {
 	}
 	if st := e.sb.Stats(); st.ByRoute["GET /contacts"] != 4 {
 		t.Errorf("%d pages fetched, want 4", st.ByRoute["GET /contacts"])
+	}
+
+	// The iterator yields the same pages; a loop that stops early fetches
+	// no further page.
+	var pages int
+	var viaIter []ctct.Contact
+	for f, err := range c.ContactPages(ctx, ctct.ContactQuery{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		viaIter = append(viaIter, f.Contacts...)
+	}
+	if pages != 4 || !slices.EqualFunc(viaIter, all, func(a, b ctct.Contact) bool { return a.ID == b.ID }) {
+		t.Errorf("ContactPages: %d pages, %d contacts; want the walk's 4 pages", pages, len(viaIter))
+	}
+	for range c.ContactPages(ctx, ctct.ContactQuery{}) {
+		break
+	}
+	if st := e.sb.Stats(); st.ByRoute["GET /contacts"] != 4+4+1 {
+		t.Errorf("%d pages fetched in all, want 9", st.ByRoute["GET /contacts"])
 	}
 
 	// A search of 50 addresses comes back in pages of 20: the client
@@ -629,7 +658,7 @@ func walk(t *testing.T, p *ctct.Pager) []ctct.Contact {
 func TestWalkWhileInserting(t *testing.T) {
 	e := newEnv(t, nil)
 	e.seed(1000)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	ctx := t.Context()
 
 	before := map[string]bool{}
@@ -694,9 +723,9 @@ func TestWalkWhileInserting(t *testing.T) {
 }
 
 func TestListsAndMembers(t *testing.T) {
-	e := newEnv(t, func(c *sandbox.Config) { c.PageSize = 10 })
+	e := newEnv(t, func(c *sandbox.Options) { c.PageSize = 10 })
 	e.seed(60)
-	c := e.client()
+	c := e.client(ctct.Options{})
 	ctx := t.Context()
 	lists, err := c.Lists(ctx)
 	if err != nil {
@@ -757,11 +786,11 @@ func TestThrottling(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
-			e := newEnv(t, func(c *sandbox.Config) {
+			e := newEnv(t, func(c *sandbox.Options) {
 				c.Rate, c.RateBurst, c.ThrottleStatus = 2, 1, tt.status
 			})
 			e.seed(3)
-			c := e.client(ctct.WithRetries(10))
+			c := e.client(ctct.Options{Retries: 10})
 			for i := 0; i < 10; i++ {
 				if _, err := c.GetContact(t.Context(), "1"); err != nil {
 					t.Fatalf("get %d: %v", i, err)
@@ -789,9 +818,9 @@ func TestThrottling(t *testing.T) {
 
 func TestInjectedFailures(t *testing.T) {
 	t.Run("GETs retried until they pass", func(t *testing.T) {
-		e := newEnv(t, func(c *sandbox.Config) { c.FailRate = 0.4 })
+		e := newEnv(t, func(c *sandbox.Options) { c.FailRate = 0.4 })
 		e.seed(5)
-		c := e.client(ctct.WithRetries(20))
+		c := e.client(ctct.Options{Retries: 20})
 		for i := 0; i < 30; i++ {
 			if _, err := c.GetContact(t.Context(), fmt.Sprint(1+i%5)); err != nil {
 				t.Fatalf("get %d: %v", i, err)
@@ -803,8 +832,8 @@ func TestInjectedFailures(t *testing.T) {
 		}
 	})
 	t.Run("retries exhausted", func(t *testing.T) {
-		e := newEnv(t, func(c *sandbox.Config) { c.FailRate = 1 })
-		c := e.client(ctct.WithRetries(3))
+		e := newEnv(t, func(c *sandbox.Options) { c.FailRate = 1 })
+		c := e.client(ctct.Options{Retries: 3})
 		_, err := c.GetContact(t.Context(), "1")
 		var ae *ctct.APIError
 		if !errors.As(err, &ae) || (ae.Status != 500 && ae.Status != 503) || !strings.Contains(err.Error(), "giving up after 4 attempts") {
@@ -815,8 +844,8 @@ func TestInjectedFailures(t *testing.T) {
 		}
 	})
 	t.Run("POST never retried on 500", func(t *testing.T) {
-		e := newEnv(t, func(c *sandbox.Config) { c.FailRate = 1 })
-		c := e.client(ctct.WithRetries(30))
+		e := newEnv(t, func(c *sandbox.Options) { c.FailRate = 1 })
+		c := e.client(ctct.Options{Retries: 30})
 		_, err := c.CreateContact(t.Context(), newContact(c, "fail@example.com"))
 		var ae *ctct.APIError
 		if !errors.As(err, &ae) || ae.Status != 500 || !errors.Is(err, ctct.ErrUncertain) {
@@ -884,7 +913,7 @@ func TestStatusHandling(t *testing.T) {
 				_, _ = io.WriteString(w, tt.body)
 				return true
 			})
-			c := e.client()
+			c := e.client(ctct.Options{})
 			ctx := t.Context()
 			var err error
 			switch tt.method {
@@ -962,8 +991,8 @@ func TestAPIErrorIs(t *testing.T) {
 
 func TestDroppedConnections(t *testing.T) {
 	t.Run("POST is uncertain and sent once", func(t *testing.T) {
-		e := newEnv(t, func(c *sandbox.Config) { c.DropRate = 1 })
-		c := e.client()
+		e := newEnv(t, func(c *sandbox.Options) { c.DropRate = 1 })
+		c := e.client(ctct.Options{})
 		_, err := c.CreateContact(t.Context(), newContact(c, "drop@example.com"))
 		if !errors.Is(err, ctct.ErrUncertain) {
 			t.Fatalf("error %v, want ErrUncertain", err)
@@ -985,9 +1014,9 @@ func TestDroppedConnections(t *testing.T) {
 		}
 	})
 	t.Run("PUT and DELETE are retried", func(t *testing.T) {
-		e := newEnv(t, func(c *sandbox.Config) { c.DropRate = 1 })
+		e := newEnv(t, func(c *sandbox.Options) { c.DropRate = 1 })
 		e.seed(2)
-		c := e.client(ctct.WithRetries(2))
+		c := e.client(ctct.Options{Retries: 2})
 		ctx := t.Context()
 		ct, err := c.GetContact(ctx, "1")
 		if err != nil {
@@ -1018,10 +1047,10 @@ func TestConnectionRefused(t *testing.T) {
 	srv.Close()
 	var sleeps int
 	c, err := ctct.NewClient(base, testUser,
-		ctct.WithBasicAuth(testKey, testPassword),
-		ctct.WithLimiter(rate.NewLimiter(rate.Inf, 1)),
-		ctct.WithRetries(2),
-		ctct.WithSleep(func(ctx context.Context, d time.Duration) error { sleeps++; return ctx.Err() }))
+		ctct.Options{APIKey: testKey, Password: testPassword,
+			Limiter: rate.NewLimiter(rate.Inf, 1),
+			Retries: 2,
+			Sleep:   func(ctx context.Context, d time.Duration) error { sleeps++; return ctx.Err() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1040,7 +1069,7 @@ func TestConnectionRefused(t *testing.T) {
 func TestContextAndTimeout(t *testing.T) {
 	t.Run("cancelled before", func(t *testing.T) {
 		e := newEnv(t, nil)
-		c := e.client()
+		c := e.client(ctct.Options{})
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, err := c.GetContact(ctx, "1")
@@ -1052,12 +1081,12 @@ func TestContextAndTimeout(t *testing.T) {
 		}
 	})
 	t.Run("cancelled while waiting to retry", func(t *testing.T) {
-		e := newEnv(t, func(c *sandbox.Config) { c.FailRate = 1 })
+		e := newEnv(t, func(c *sandbox.Options) { c.FailRate = 1 })
 		ctx, cancel := context.WithCancel(t.Context())
-		c := e.client(ctct.WithSleep(func(ctx context.Context, d time.Duration) error {
+		c := e.client(ctct.Options{Sleep: func(ctx context.Context, d time.Duration) error {
 			cancel()
 			return ctx.Err()
-		}))
+		}})
 		_, err := c.GetContact(ctx, "1")
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("error %v", err)
@@ -1070,7 +1099,7 @@ func TestContextAndTimeout(t *testing.T) {
 		e := newEnv(t, nil)
 		lim := rate.NewLimiter(rate.Every(time.Hour), 1)
 		lim.Allow() // empty the bucket
-		c := e.client(ctct.WithLimiter(lim))
+		c := e.client(ctct.Options{Limiter: lim})
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		if _, err := c.GetContact(ctx, "1"); !errors.Is(err, context.Canceled) {
@@ -1081,8 +1110,8 @@ func TestContextAndTimeout(t *testing.T) {
 		}
 	})
 	t.Run("attempt timeout", func(t *testing.T) {
-		e := newEnv(t, func(c *sandbox.Config) { c.Latency = time.Minute })
-		c := e.client(ctct.WithTimeout(20*time.Millisecond), ctct.WithRetries(1))
+		e := newEnv(t, func(c *sandbox.Options) { c.Latency = time.Minute })
+		c := e.client(ctct.Options{Timeout: 20 * time.Millisecond, Retries: 1})
 		_, err := c.GetContact(t.Context(), "1")
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "giving up after 2 attempts") {
 			t.Fatalf("GET: %v", err)
@@ -1104,7 +1133,7 @@ func TestContextAndTimeout(t *testing.T) {
 func TestBudget(t *testing.T) {
 	e := newEnv(t, nil)
 	e.seed(2)
-	c := e.client(ctct.WithMaxRequests(3))
+	c := e.client(ctct.Options{MaxRequests: 3})
 	ctx := t.Context()
 	for i := 0; i < 3; i++ {
 		if _, err := c.GetContact(ctx, "1"); err != nil {
@@ -1119,8 +1148,8 @@ func TestBudget(t *testing.T) {
 	}
 
 	// Retries count against the budget too.
-	e2 := newEnv(t, func(c *sandbox.Config) { c.FailRate = 1 })
-	c2 := e2.client(ctct.WithMaxRequests(2), ctct.WithRetries(10))
+	e2 := newEnv(t, func(c *sandbox.Options) { c.FailRate = 1 })
+	c2 := e2.client(ctct.Options{MaxRequests: 2, Retries: 10})
 	if _, err := c2.GetContact(ctx, "1"); !errors.Is(err, ctct.ErrBudgetExhausted) {
 		t.Fatalf("get: %v, want ErrBudgetExhausted", err)
 	}
@@ -1131,7 +1160,7 @@ func TestBudget(t *testing.T) {
 
 func TestConcurrentUse(t *testing.T) {
 	e := newEnv(t, nil)
-	c := e.client(ctct.WithMaxRequests(40))
+	c := e.client(ctct.Options{MaxRequests: 40})
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
 	for i := range 50 {
@@ -1178,21 +1207,21 @@ func TestNoSecretsInErrors(t *testing.T) {
 		fmt.Fprintf(w, "Error 400: you sent %q (%s) %s / %s", auth, decoded, user, pass)
 		return true
 	})
-	dropper := newEnv(t, func(c *sandbox.Config) { c.DropRate = 1 })
-	failer := newEnv(t, func(c *sandbox.Config) { c.FailRate = 1 })
-	throttler := newEnv(t, func(c *sandbox.Config) { c.Rate, c.RateBurst, c.ThrottleStatus = 0.001, 1, 403 })
-	slow := newEnv(t, func(c *sandbox.Config) { c.Latency = time.Minute })
+	dropper := newEnv(t, func(c *sandbox.Options) { c.DropRate = 1 })
+	failer := newEnv(t, func(c *sandbox.Options) { c.FailRate = 1 })
+	throttler := newEnv(t, func(c *sandbox.Options) { c.Rate, c.RateBurst, c.ThrottleStatus = 0.001, 1, 403 })
+	slow := newEnv(t, func(c *sandbox.Options) { c.Latency = time.Minute })
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 
-	newC := func(base string, opts ...ctct.Option) *ctct.Client {
-		all := append([]ctct.Option{
-			ctct.WithBasicAuth(testKey, testPassword),
-			ctct.WithLimiter(rate.NewLimiter(rate.Inf, 1)),
-			ctct.WithSleep(func(ctx context.Context, d time.Duration) error { return ctx.Err() }),
-			ctct.WithRetries(1),
-		}, opts...)
-		c, err := ctct.NewClient(base, testUser, all...)
+	newC := func(base string, o ctct.Options) *ctct.Client {
+		if o.Token == "" {
+			o.APIKey, o.Password = testKey, cmp.Or(o.Password, testPassword)
+		}
+		o.Limiter = rate.NewLimiter(rate.Inf, 1)
+		o.Sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+		o.Retries = cmp.Or(o.Retries, 1)
+		c, err := ctct.NewClient(base, testUser, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1205,16 +1234,16 @@ func TestNoSecretsInErrors(t *testing.T) {
 		call func() error
 	}{
 		{"401 basic", func() error {
-			_, err := newC(e.base, ctct.WithBasicAuth(testKey, testPassword+"x")).GetContact(ctx, "1")
+			_, err := newC(e.base, ctct.Options{APIKey: testKey, Password: testPassword + "x"}).GetContact(ctx, "1")
 			return err
 		}},
 		{"401 bearer", func() error {
-			_, err := newC(e.base, ctct.WithBearer(testToken+"x")).GetContact(ctx, "1")
+			_, err := newC(e.base, ctct.Options{Token: testToken + "x"}).GetContact(ctx, "1")
 			return err
 		}},
-		{"404", func() error { _, err := newC(e.base).GetContact(ctx, "999"); return err }},
+		{"404", func() error { _, err := newC(e.base, ctct.Options{}).GetContact(ctx, "999"); return err }},
 		{"409", func() error {
-			c := newC(e.base)
+			c := newC(e.base, ctct.Options{})
 			ct, err := c.GetContact(ctx, "1")
 			if err != nil {
 				return err
@@ -1222,32 +1251,35 @@ func TestNoSecretsInErrors(t *testing.T) {
 			_, err = c.CreateContact(ctx, newContact(c, ct.EmailAddress))
 			return err
 		}},
-		{"400 echoed", func() error { _, err := newC(echo.base).GetContact(ctx, "1"); return err }},
-		{"400 echoed bearer", func() error { _, err := newC(echo.base, ctct.WithBearer(testToken)).GetContact(ctx, "1"); return err }},
+		{"400 echoed", func() error { _, err := newC(echo.base, ctct.Options{}).GetContact(ctx, "1"); return err }},
+		{"400 echoed bearer", func() error {
+			_, err := newC(echo.base, ctct.Options{Token: testToken}).GetContact(ctx, "1")
+			return err
+		}},
 		{"403 throttled exhausted", func() error {
-			c := newC(throttler.base)
+			c := newC(throttler.base, ctct.Options{})
 			_, _ = c.GetContact(ctx, "1")
 			_, err := c.GetContact(ctx, "1")
 			return err
 		}},
 		{"500 uncertain", func() error {
-			c := newC(failer.base, ctct.WithRetries(20))
+			c := newC(failer.base, ctct.Options{Retries: 20})
 			_, err := c.CreateContact(ctx, newContact(c, "x@example.com"))
 			return err
 		}},
 		{"dropped", func() error {
-			c := newC(dropper.base)
+			c := newC(dropper.base, ctct.Options{})
 			_, err := c.CreateContact(ctx, newContact(c, "y@example.com"))
 			return err
 		}},
-		{"refused", func() error { _, err := newC(dead.URL).GetContact(ctx, "1"); return err }},
+		{"refused", func() error { _, err := newC(dead.URL, ctct.Options{}).GetContact(ctx, "1"); return err }},
 		{"timeout", func() error {
-			_, err := newC(slow.base, ctct.WithTimeout(10*time.Millisecond)).GetContact(ctx, "1")
+			_, err := newC(slow.base, ctct.Options{Timeout: 10 * time.Millisecond}).GetContact(ctx, "1")
 			return err
 		}},
-		{"cancelled", func() error { _, err := newC(e.base).GetContact(cancelled, "1"); return err }},
+		{"cancelled", func() error { _, err := newC(e.base, ctct.Options{}).GetContact(cancelled, "1"); return err }},
 		{"budget", func() error {
-			c := newC(e.base, ctct.WithMaxRequests(1))
+			c := newC(e.base, ctct.Options{MaxRequests: 1})
 			_, _ = c.GetContact(ctx, "1")
 			_, err := c.GetContact(ctx, "1")
 			if !errors.Is(err, ctct.ErrBudgetExhausted) {
@@ -1255,13 +1287,13 @@ func TestNoSecretsInErrors(t *testing.T) {
 			}
 			return err
 		}},
-		{"bad link", func() error { _, err := newC(e.base).GetContact(ctx, "http://[::1"); return err }},
+		{"bad link", func() error { _, err := newC(e.base, ctct.Options{}).GetContact(ctx, "http://[::1"); return err }},
 		{"bad base", func() error {
-			_, err := ctct.NewClient("https://"+testKey+":"+testPassword+"@example.com", testUser, ctct.WithBasicAuth(testKey, testPassword))
+			_, err := ctct.NewClient("https://"+testKey+":"+testPassword+"@example.com", testUser, ctct.Options{APIKey: testKey, Password: testPassword})
 			return err
 		}},
 		{"plain http", func() error {
-			_, err := ctct.NewClient("http://example.com", testUser, ctct.WithBasicAuth(testKey, testPassword))
+			_, err := ctct.NewClient("http://example.com", testUser, ctct.Options{APIKey: testKey, Password: testPassword})
 			return err
 		}},
 	}

@@ -182,8 +182,8 @@ func (x *xmlContact) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error 
 				}
 				continue
 			}
-			p := x.c.field(t.Name.Local)
-			if p == nil {
+			f, ok := fieldIndex[t.Name.Local]
+			if !ok || f.Kind == Derived {
 				if err := d.Skip(); err != nil {
 					return err
 				}
@@ -193,7 +193,7 @@ func (x *xmlContact) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error 
 			if err := d.DecodeElement(&s, &t); err != nil {
 				return fmt.Errorf("%s: %w", t.Name.Local, err)
 			}
-			*p = s
+			_ = f.Set(&x.c, s) // not Derived: always settable
 		case xml.EndElement:
 			return nil
 		}
@@ -381,25 +381,28 @@ func AppendContact(b *bytes.Buffer, c *Contact, v View, indent string) error {
 		escape(b, val)
 		b.WriteString("</" + name + ">\n")
 	}
+	// elements writes the named fields of the table, in the order given.
+	elements := func(names ...string) {
+		for _, n := range names {
+			f := fieldIndex[n]
+			el(f.Name, f.Get(c))
+		}
+	}
 	switch v {
 	case ViewSummary, ViewSearch:
-		el("Status", c.Status)
-		el("EmailAddress", c.EmailAddress)
-		el("EmailType", c.EmailType)
-		el("Name", c.Name)
-		el("OptInTime", c.OptInTime)
-		el("OptInSource", c.OptInSource)
+		elements("Status", "EmailAddress", "EmailType", "Name", "OptInTime", "OptInSource")
 		if v == ViewSearch {
-			el("Confirmed", c.Confirmed)
-			el("InsertTime", c.InsertTime)
+			elements("Confirmed", "InsertTime")
 		}
 	case ViewCreate:
-		for _, f := range contactFields() {
-			if f.Editable && c.Get(f.Name) != "" {
-				el(f.Name, c.Get(f.Name))
+		for i := range fieldTable {
+			if f := &fieldTable[i]; f.Editable {
+				if v := f.Get(c); v != "" {
+					el(f.Name, v)
+				}
 			}
 		}
-		el("OptInSource", c.OptInSource)
+		elements("OptInSource")
 		b.WriteString(in + "<ContactLists>\n")
 		for _, l := range c.Lists {
 			b.WriteString(in + `  <ContactList id="`)
@@ -408,17 +411,15 @@ func AppendContact(b *bytes.Buffer, c *Contact, v View, indent string) error {
 		}
 		b.WriteString(in + "</ContactLists>\n")
 	case ViewFull, ViewUpdate:
-		for _, f := range contactFields() {
-			el(f.Name, c.Get(f.Name))
+		for i := range fieldTable {
+			if f := &fieldTable[i]; f.Kind == Element {
+				el(f.Name, f.Get(c))
+			}
 		}
 		appendMemberships(b, c.Lists, in)
-		el("Confirmed", c.Confirmed)
-		el("InsertTime", c.InsertTime)
-		el("LastUpdateTime", c.LastUpdateTime)
+		elements("Confirmed", "InsertTime", "LastUpdateTime")
 		if c.OptOutTime != "" || c.OptOutSource != "" || c.OptOutReason != "" || c.Status == StatusDoNotMail {
-			el("OptOutTime", c.OptOutTime)
-			el("OptOutSource", c.OptOutSource)
-			el("OptOutReason", c.OptOutReason)
+			elements("OptOutTime", "OptOutSource", "OptOutReason")
 		}
 	}
 	b.WriteString(indent + "</Contact>\n")
@@ -470,14 +471,11 @@ func checkContactText(c *Contact) error {
 		}
 		return nil
 	}
-	for _, f := range contactFields() {
-		if err := check(f.Name, c.Get(f.Name)); err != nil {
-			return err
-		}
-	}
-	for _, name := range []string{"OptInSource", "OptInTime", "OptOutTime", "OptOutSource", "OptOutReason", "Confirmed", "InsertTime", "LastUpdateTime"} {
-		if err := check(name, c.Get(name)); err != nil {
-			return err
+	for i := range fieldTable {
+		if f := &fieldTable[i]; f.Kind != Derived {
+			if err := check(f.Name, f.Get(c)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := check("id", c.ID); err != nil {

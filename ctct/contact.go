@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"strconv"
 	"strings"
 )
 
@@ -68,106 +67,23 @@ type ListMembership struct {
 	OptInTime   string
 }
 
-// field returns a pointer to the text field named by the field table, or
-// nil when the name is not a plain-text field.
-func (c *Contact) field(name string) *string {
-	switch name {
-	case "Status":
-		return &c.Status
-	case "EmailAddress":
-		return &c.EmailAddress
-	case "EmailType":
-		return &c.EmailType
-	case "Name":
-		return &c.Name
-	case "FirstName":
-		return &c.FirstName
-	case "MiddleName":
-		return &c.MiddleName
-	case "LastName":
-		return &c.LastName
-	case "JobTitle":
-		return &c.JobTitle
-	case "CompanyName":
-		return &c.CompanyName
-	case "HomePhone":
-		return &c.HomePhone
-	case "WorkPhone":
-		return &c.WorkPhone
-	case "Addr1":
-		return &c.Addr1
-	case "Addr2":
-		return &c.Addr2
-	case "Addr3":
-		return &c.Addr3
-	case "City":
-		return &c.City
-	case "StateCode":
-		return &c.StateCode
-	case "StateName":
-		return &c.StateName
-	case "CountryCode":
-		return &c.CountryCode
-	case "CountryName":
-		return &c.CountryName
-	case "PostalCode":
-		return &c.PostalCode
-	case "SubPostalCode":
-		return &c.SubPostalCode
-	case "Note":
-		return &c.Note
-	case "OptInSource":
-		return &c.OptInSource
-	case "OptInTime":
-		return &c.OptInTime
-	case "OptOutTime":
-		return &c.OptOutTime
-	case "OptOutSource":
-		return &c.OptOutSource
-	case "OptOutReason":
-		return &c.OptOutReason
-	case "Confirmed":
-		return &c.Confirmed
-	case "InsertTime":
-		return &c.InsertTime
-	case "LastUpdateTime":
-		return &c.LastUpdateTime
-	}
-	if n, ok := customFieldIndex(name); ok {
-		return &c.CustomFields[n]
-	}
-	return nil
-}
-
-func customFieldIndex(name string) (int, bool) {
-	rest, ok := strings.CutPrefix(name, "CustomField")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || strconv.Itoa(n) != rest || n < 1 || n > NumCustomFields {
-		return 0, false
-	}
-	return n - 1, true
-}
-
-// Get returns the text of the named field ("" for an unknown name).
+// Get returns the value of the named field of the field table ("" for an
+// unknown name).
 func (c *Contact) Get(name string) string {
-	if p := c.field(name); p != nil {
-		return *p
+	if f, ok := fieldIndex[name]; ok {
+		return f.Get(c)
 	}
 	return ""
 }
 
-// Set stores the text of the named field. It reports an error for a name
+// Set stores the value of the named field. It reports an error for a name
 // that is not a text field of a Contact.
 func (c *Contact) Set(name, value string) error {
-	p := c.field(name)
-	if p == nil {
+	f, ok := fieldIndex[name]
+	if !ok {
 		return fmt.Errorf("unknown contact field %q", name)
 	}
-	*p = value
-	return nil
+	return f.Set(c, value)
 }
 
 // Number returns the trailing number of an id URI or path such as

@@ -28,14 +28,14 @@ func TestExportStreamFlatMemory(t *testing.T) {
 	e.seed(n)
 	t.Logf("seeded %d contacts in %v", n, time.Since(start).Round(time.Millisecond))
 	// Real waits between polls: the env's sleep only moves its clock.
-	c := e.client(ctct.WithSleep(func(ctx context.Context, d time.Duration) error {
+	c := e.client(ctct.Options{Sleep: func(ctx context.Context, d time.Duration) error {
 		select {
 		case <-time.After(d):
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}))
+	}})
 	ctx := t.Context()
 	a, err := c.CreateActivity(ctx, &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: &ctct.ExportOptions{
 		List: "active", ListNames: true, DateAdded: true, Source: true,

@@ -15,11 +15,11 @@ func FindList(lists []List, v string) (List, error) {
 	v = strings.TrimSpace(v)
 	var user []List
 	for _, l := range lists {
-		if isDigits(Number(l.ID)) {
+		if IsNumber(Number(l.ID)) {
 			user = append(user, l)
 		}
 	}
-	if isDigits(v) {
+	if IsNumber(v) {
 		for _, l := range user {
 			if Number(l.ID) == strings.TrimLeft(v, "0") || Number(l.ID) == v {
 				return l, nil

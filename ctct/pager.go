@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"time"
@@ -55,7 +56,7 @@ func (q ContactQuery) ref(c *Client) (string, error) {
 		return "", errors.New("contact query: UpdatedSince needs ListType or ListID")
 	}
 	n := lastSegment(q.ListID)
-	if !isDigits(n) {
+	if !IsNumber(n) {
 		return "", fmt.Errorf("contact query: list id %q is not a number", q.ListID)
 	}
 	return base + "?" + v + "&listid=" + n, nil
@@ -125,3 +126,25 @@ func (p *Pager) Next(ctx context.Context) (*Feed, error) {
 
 // Done reports whether the last page has been returned.
 func (p *Pager) Done() bool { return p.done }
+
+// All returns an iterator over the remaining pages, each with a nil error,
+// or the error that stopped the walk as the last pair. A loop that breaks
+// early leaves the Pager after the last page it received.
+func (p *Pager) All(ctx context.Context) iter.Seq2[*Feed, error] {
+	return func(yield func(*Feed, error) bool) {
+		for !p.Done() {
+			f, err := p.Next(ctx)
+			if !yield(f, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// ContactPages returns an iterator over the pages of the contacts
+// collection selected by q (see Contacts), fetched as the loop asks for
+// them: only the current page is held. Safe for concurrent use (each
+// iterator is used by one goroutine).
+func (c *Client) ContactPages(ctx context.Context, q ContactQuery) iter.Seq2[*Feed, error] {
+	return c.Contacts(q).All(ctx)
+}

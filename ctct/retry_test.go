@@ -31,7 +31,11 @@ func TestBackoff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewClient("https://example.com", "joe", WithBackoff(tt.min, tt.max), WithRand(func() float64 { return tt.rand }))
+			minDelay := tt.min
+			if minDelay == 0 {
+				minDelay = -1 // no backoff: zero is the default
+			}
+			c, err := NewClient("https://example.com", "joe", Options{MinBackoff: minDelay, MaxBackoff: tt.max, Rand: func() float64 { return tt.rand }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +47,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestDelayPrefersRetryAfter(t *testing.T) {
-	c, err := NewClient("https://example.com", "joe", WithRand(func() float64 { return 1 }))
+	c, err := NewClient("https://example.com", "joe", Options{Rand: func() float64 { return 1 }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +154,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewClient(tt.base, "joe")
+			c, err := NewClient(tt.base, "joe", Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +167,7 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
-	c, err := NewClient("https://example.com", "joe")
+	c, err := NewClient("https://example.com", "joe", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +177,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	c, err := NewClient("https://example.com", "joe", WithBasicAuth("the-key", "the-password"))
+	c, err := NewClient("https://example.com", "joe", Options{APIKey: "the-key", Password: "the-password"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,10 @@ import (
 )
 
 // Client is what the exporter needs of the API; *ctct.Client provides it.
+// ContactPages yields the pages of a listing in order, or the error that
+// stopped it as the last pair.
 type Client interface {
-	Contacts(q ctct.ContactQuery) *ctct.Pager
+	ContactPages(ctx context.Context, q ctct.ContactQuery) iter.Seq2[*ctct.Feed, error]
 	GetContact(ctx context.Context, id string) (*ctct.Contact, error)
 	SearchEmails(ctx context.Context, emails []string) ([]ctct.Contact, error)
 	Lists(ctx context.Context) ([]ctct.List, error)

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +86,7 @@ func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode)
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(ManifestPath(path), append(b, '\n'), mode)
+		err = WriteFileAtomic(ManifestPath(path), append(b, '\n'), mode)
 	}
 	if err != nil {
 		sum.Stopped = err.Error()
@@ -131,8 +131,10 @@ func ReadManifest(path string) (*Manifest, error) {
 // describes (incomplete, changed, or the manifest is stale).
 var ErrManifestMismatch = errors.New("export file does not match its manifest")
 
-// VerifyFile checks an export file against its manifest (size and
-// SHA-256) and returns the manifest.
+// VerifyFile checks an export file against its manifest (rows, size and
+// SHA-256) and returns the manifest. A file that differs gives an error
+// matching ErrManifestMismatch that says how; a file that is not CSV
+// counts as differing.
 func VerifyFile(path string) (*Manifest, error) {
 	m, err := ReadManifest(path)
 	if err != nil {
@@ -143,15 +145,39 @@ func VerifyFile(path string) (*Manifest, error) {
 		return m, fmt.Errorf("verify: %w", err)
 	}
 	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
+	hc := &hashCounter{w: io.Discard, h: sha256.New()}
+	rows, csvErr := countRows(io.TeeReader(f, hc))
+	if _, err := io.Copy(hc, f); err != nil { // the rest, after a CSV error
 		return m, fmt.Errorf("verify %s: %w", path, err)
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); n != m.Bytes || sum != m.SHA256 {
-		return m, fmt.Errorf("%w: %s has %d bytes, sha256 %s; the manifest says %d bytes, sha256 %s", ErrManifestMismatch, path, n, sum, m.Bytes, m.SHA256)
+	if csvErr != nil {
+		var pe *csv.ParseError
+		if !errors.As(csvErr, &pe) {
+			return m, fmt.Errorf("verify %s: %w", path, csvErr)
+		}
+		return m, fmt.Errorf("%w: %s is not a whole CSV file: %w", ErrManifestMismatch, path, csvErr)
+	}
+	if sum := hc.sha256Hex(); rows != m.Rows || hc.n != m.Bytes || sum != m.SHA256 {
+		return m, fmt.Errorf("%w: %s has %d rows, %d bytes, sha256 %s; the manifest says %d rows, %d bytes, sha256 %s",
+			ErrManifestMismatch, path, rows, hc.n, sum, m.Rows, m.Bytes, m.SHA256)
 	}
 	return m, nil
+}
+
+// countRows counts the records of a CSV stream after its header.
+func countRows(r io.Reader) (int64, error) {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	var n int64
+	for {
+		if _, err := cr.Read(); errors.Is(err, io.EOF) {
+			return max(n-1, 0), nil
+		} else if err != nil {
+			return 0, err
+		}
+		n++
+	}
 }
 
 // atomicFile is a temporary file beside its final path, renamed into place
@@ -222,9 +248,12 @@ func (a *atomicFile) abort() {
 	os.Remove(a.f.Name())
 }
 
-// writeFileAtomic writes data to path through a synced temporary file
-// beside it and a rename.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+// WriteFileAtomic writes data to path with the given permission bits
+// through a temporary file beside it, which is synced, closed and renamed
+// over path, then the directory is synced: a reader sees the old file or
+// the whole new one, even after a crash. On failure the temporary file is
+// removed.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	a, err := createAtomic(path, mode)
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"ctctbulk/ctct"
@@ -61,7 +60,7 @@ type env struct {
 
 // startEnv opens a sandbox with cfg (its clock replaced by clk) and a
 // client of it.
-func startEnv(ctx context.Context, cfg sandbox.Config, clk *clock) (*env, error) {
+func startEnv(ctx context.Context, cfg sandbox.Options, clk *clock) (*env, error) {
 	cfg.Now = clk.Now
 	sb, err := sandbox.New(ctx, cfg)
 	if err != nil {
@@ -70,14 +69,13 @@ func startEnv(ctx context.Context, cfg sandbox.Config, clk *clock) (*env, error)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", http.StripPrefix("/api", sb))
 	srv := httptest.NewServer(mux)
-	d := sandbox.DefaultConfig()
-	client, err := ctct.NewClient(srv.URL+"/api", d.User,
-		ctct.WithBasicAuth(d.APIKey, d.Password),
-		ctct.WithLimiter(rate.NewLimiter(rate.Inf, 1)),
-		ctct.WithRetries(12),
-		ctct.WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }),
-		ctct.WithUserAgent("ctctbulk/test"),
-	)
+	client, err := ctct.NewClient(srv.URL+"/api", sandbox.DefaultUser,
+		ctct.Options{APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword,
+			Limiter:   rate.NewLimiter(rate.Inf, 1),
+			Retries:   12,
+			Sleep:     func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+			UserAgent: "ctctbulk/test",
+		})
 	if err != nil {
 		srv.Close()
 		sb.Close()
@@ -93,7 +91,7 @@ func (e *env) close() {
 
 // newEnv starts an env for a test on its own in-memory store (or the
 // store named by cfg.DB) and closes it at the end of the test.
-func newEnv(t testing.TB, cfg sandbox.Config) *env {
+func newEnv(t testing.TB, cfg sandbox.Options) *env {
 	t.Helper()
 	e, err := startEnv(t.Context(), cfg, newClock(time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)))
 	if err != nil {
@@ -211,31 +209,23 @@ func fixtureContact(i int, listURI func(string) string) *ctct.Contact {
 // buildFixture creates the contacts through the client, then opts some
 // out and removes some from every list.
 func buildFixture(ctx context.Context, db string) (*fixture, error) {
-	cfg := sandbox.DefaultConfig()
+	cfg := sandbox.Options{}
 	cfg.DB = db
 	e, err := startEnv(ctx, cfg, newClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)))
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
+	// One contact at a time, on a clock that moves only when the sandbox
+	// reads it: the store, and so every export of it, is the same on
+	// every run (TestExportFixtureGolden relies on it).
 	fx := &fixture{db: db, want: map[string]*wantContact{}}
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
 	for i := range fixtureN {
-		g.Go(func() error {
-			w, err := createFixtureContact(gctx, e.client, i)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			fx.want[w.sent.EmailAddress] = w
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+		w, err := createFixtureContact(ctx, e.client, i)
+		if err != nil {
+			return nil, err
+		}
+		fx.want[w.sent.EmailAddress] = w
 	}
 	return fx, nil
 }
@@ -280,7 +270,7 @@ func createFixtureContact(ctx context.Context, client *ctct.Client, i int) (*wan
 // (realistic data, about 5% Removed and 3% Do Not Mail).
 func seededEnv(t testing.TB, n int) *env {
 	t.Helper()
-	e := newEnv(t, sandbox.Config{RandSeed: 7})
+	e := newEnv(t, sandbox.Options{RandSeed: 7})
 	if err := e.sb.Seed(t.Context(), n); err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +298,7 @@ func kindCounts(t testing.TB, e *env) map[exporter.Status]int {
 
 // open copies the fixture's store into the test's directory and starts a
 // sandbox on the copy with cfg's knobs.
-func (fx *fixture) open(t testing.TB, cfg sandbox.Config) *env {
+func (fx *fixture) open(t testing.TB, cfg sandbox.Options) *env {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "sandbox.db")
 	for _, suffix := range []string{"", "-wal", "-shm"} {

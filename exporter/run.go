@@ -17,12 +17,14 @@ import (
 
 // Run writes the export as CSV to w: the header (mapping.ExportHeader, or
 // for a summary export the columns it fetched), then one row per contact
-// in listing order. With a state file, the new high-water mark is written
-// once every row has been written to w; the temporary files of the state
-// file that killed runs left behind are removed first. It returns the
-// summary (non-nil once the run has started, also on error) and an error
-// for whatever stopped the export; an interruption matches ErrInterrupted
-// and the context's error.
+// in listing order. A full export's rows, whose header is fixed, are
+// marshalled by gocsv; a summary export's, whose columns depend on the
+// run, go to the same writer cell by cell. With a state file, the new
+// high-water mark is written once every row has been written to w; the
+// temporary files of the state file that killed runs left behind are
+// removed first. It returns the summary (non-nil once the run has
+// started, also on error) and an error for whatever stopped the export;
+// an interruption matches ErrInterrupted and the context's error.
 func (e *Exporter) Run(ctx context.Context, w io.Writer) (*Summary, error) {
 	e.removeStaleTemps(e.opts.StatePath)
 	sum, err := e.export(ctx, w)
@@ -76,14 +78,18 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 	r.out = rw
 	header, pick := e.columns()
 	r.pick = pick
-	if err := rw.write(header); err != nil {
+	writeHeader := rw.writeHeader // the record's csv tags: mapping.ExportHeader
+	if pick != nil {
+		writeHeader = func() error { return rw.Write(header) }
+	}
+	if err := writeHeader(); err != nil {
 		return finish(fmt.Errorf("write header: %w", err))
 	}
 	if err := r.pipeline(ctx); err != nil {
 		return finish(err)
 	}
-	if err := rw.flush(); err != nil {
-		return finish(fmt.Errorf("write csv: %w", err))
+	if rw.Flush(); rw.Error() != nil {
+		return finish(fmt.Errorf("write csv: %w", rw.Error()))
 	}
 	return finish(nil)
 }
@@ -187,9 +193,27 @@ func (r *run) fetch(ctx context.Context, s *slot) {
 	}
 }
 
-// consume writes the slots in order as their fetches finish.
-func (r *run) consume(ctx context.Context, slots <-chan *slot) error {
+// consume writes the slots in order as their fetches finish, recordBatch
+// rows at a time.
+func (r *run) consume(ctx context.Context, slots <-chan *slot) (err error) {
 	c := &r.e.counts
+	batch := make([]record, 0, recordBatch)
+	write := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := r.out.writeRecords(batch); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+		c.rows.Add(int64(len(batch)))
+		batch = batch[:0]
+		return nil
+	}
+	defer func() {
+		if werr := write(); err == nil {
+			err = werr
+		}
+	}()
 	for s := range slots {
 		if s.done != nil {
 			select {
@@ -212,13 +236,18 @@ func (r *run) consume(ctx context.Context, slots <-chan *slot) error {
 			row = mapping.ExportRow(&s.entry, "", "")
 		}
 		if r.pick != nil {
-			row = pickCells(row, r.pick, r.cells)
-			r.cells = row
+			r.cells = pickCells(row, r.pick, r.cells)
+			if err := r.out.Write(r.cells); err != nil {
+				return fmt.Errorf("write csv: %w", err)
+			}
+			c.rows.Add(1)
+			continue
 		}
-		if err := r.out.write(row); err != nil {
-			return fmt.Errorf("write csv: %w", err)
+		if batch = append(batch, newRecord(row)); len(batch) == recordBatch {
+			if err := write(); err != nil {
+				return err
+			}
 		}
-		c.rows.Add(1)
 	}
 	return nil
 }
@@ -260,9 +289,7 @@ func (r *run) sinceOrEpoch() time.Time {
 // want that were not seen yet.
 func (r *run) walk(ctx context.Context, q ctct.ContactQuery, want Status, emit func(*ctct.Contact) error) error {
 	c := &r.e.counts
-	p := r.e.client.Contacts(q)
-	for !p.Done() {
-		f, err := p.Next(ctx)
+	for f, err := range r.e.client.ContactPages(ctx, q) {
 		if err != nil {
 			return fmt.Errorf("list contacts (%s): %w", describeQuery(q), err)
 		}

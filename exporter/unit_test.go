@@ -3,15 +3,18 @@ package exporter
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"ctctbulk/ctct"
+	"ctctbulk/mapping"
 )
 
 func TestEscapeCell(t *testing.T) {
@@ -40,11 +43,11 @@ func TestRowWriter(t *testing.T) {
 	for _, raw := range []bool{false, true} {
 		var buf bytes.Buffer
 		rw := newRowWriter(&buf, raw)
-		if err := rw.write([]string{"=1", "two\nlines", `"q"`, "a,b"}); err != nil {
+		if err := rw.Write([]string{"=1", "two\nlines", `"q"`, "a,b"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := rw.flush(); err != nil {
-			t.Fatal(err)
+		if rw.Flush(); rw.Error() != nil {
+			t.Fatal(rw.Error())
 		}
 		want := "'=1,\"two\nlines\",\"\"\"q\"\"\",\"a,b\"\n"
 		if raw {
@@ -56,6 +59,43 @@ func TestRowWriter(t *testing.T) {
 		if rw.sum.n != int64(buf.Len()) || len(rw.sum.sha256Hex()) != 64 {
 			t.Errorf("raw=%v: counted %d bytes of %d", raw, rw.sum.n, buf.Len())
 		}
+	}
+}
+
+// TestRecordHeader holds the export's record to the field table: gocsv
+// writes the table's names, in its order, as the header, and each cell
+// under the header of the field it came from.
+func TestRecordHeader(t *testing.T) {
+	var want []string
+	for _, f := range ctct.Fields() {
+		want = append(want, f.Name)
+	}
+	if h := mapping.ExportHeader(); !slices.Equal(h, want) {
+		t.Fatalf("ExportHeader = %q, want the field table %q", h, want)
+	}
+	var buf bytes.Buffer
+	rw := newRowWriter(&buf, true)
+	if err := rw.writeHeader(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.writeRecords([]record{newRecord(want), newRecord(want)}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("%d records, want a header and 2 rows", len(recs))
+	}
+	for i, rec := range recs {
+		if !slices.Equal(rec, want) {
+			t.Errorf("record %d = %q, want %q", i, rec, want)
+		}
+	}
+	var empty bytes.Buffer
+	if err := newRowWriter(&empty, false).writeHeader(); err != nil || empty.String() != strings.Join(want, ",")+"\n" {
+		t.Errorf("header alone: %q, %v", empty.String(), err)
 	}
 }
 

@@ -1,12 +1,13 @@
 package importer
 
 // The streaming CSV reader. It is built on encoding/csv rather than on
-// gocsv, the project's CSV library for whole-file (un)marshalling:
-// gocsv.Unmarshal reads the whole file into memory, its configuration
-// (delimiter, lazy quotes) is global to the process, and the line numbers
-// of its errors count records, not physical lines. Here the file is
-// streamed one record at a time, and every row carries the physical line
-// where it starts, as given by csv.Reader.FieldPos.
+// gocsv, which the project uses where the header is fixed (the export's
+// canonical row). Here the header is known only at run time and the raw
+// cells are kept for the report; gocsv.Unmarshal reads the whole file
+// into memory, its configuration (delimiter, lazy quotes) is global to the
+// process, and the line numbers of its errors count records, not physical
+// lines. Here the file is streamed one record at a time, and every row
+// carries the physical line where it starts, as given by csv.Reader.FieldPos.
 
 import (
 	"bufio"

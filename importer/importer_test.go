@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -29,17 +30,19 @@ type env struct {
 	dir    string
 }
 
-func newEnv(t *testing.T, cfg sandbox.Config, clientOpts ...ctct.Option) *env {
+// newEnv serves a sandbox of cfg and returns a client of it with
+// clientOpts, where they are zero: Basic auth, no client-side rate limit,
+// short backoffs, 8 retries.
+func newEnv(t *testing.T, cfg sandbox.Options, clientOpts ...ctct.Options) *env {
 	t.Helper()
 	if cfg.DB == "" {
 		cfg.DB = ":memory:"
 	}
-	def := sandbox.DefaultConfig()
 	if cfg.User == "" {
-		cfg.User, cfg.APIKey, cfg.Password, cfg.AccessToken = def.User, def.APIKey, def.Password, def.AccessToken
+		cfg.User, cfg.APIKey, cfg.Password, cfg.AccessToken = sandbox.DefaultUser, sandbox.DefaultAPIKey, sandbox.DefaultPassword, sandbox.DefaultAccessToken
 	}
 	if cfg.PageSize == 0 {
-		cfg.PageSize = def.PageSize
+		cfg.PageSize = sandbox.DefaultPageSize
 	}
 	if cfg.ThrottleStatus == 0 {
 		cfg.ThrottleStatus = 429
@@ -58,13 +61,15 @@ func newEnv(t *testing.T, cfg sandbox.Config, clientOpts ...ctct.Option) *env {
 		srv.Close()
 		sb.Close()
 	})
-	opts := append([]ctct.Option{
-		ctct.WithBasicAuth(cfg.APIKey, cfg.Password),
-		ctct.WithLimiter(rate.NewLimiter(rate.Inf, 1)),
-		ctct.WithBackoff(time.Millisecond, 5*time.Millisecond),
-		ctct.WithRetries(8),
-	}, clientOpts...)
-	c, err := ctct.NewClient(srv.URL+"/api", cfg.User, opts...)
+	var opts ctct.Options
+	if len(clientOpts) > 0 {
+		opts = clientOpts[0]
+	}
+	opts.APIKey, opts.Password = cfg.APIKey, cfg.Password
+	opts.Limiter = rate.NewLimiter(rate.Inf, 1)
+	opts.MinBackoff, opts.MaxBackoff = time.Millisecond, 5*time.Millisecond
+	opts.Retries = cmp.Or(opts.Retries, 8)
+	c, err := ctct.NewClient(srv.URL+"/api", cfg.User, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +188,7 @@ func requests(e *env) int64 { return e.sb.Stats().Requests }
 
 func TestImportCreateUpdateUnchangedRequestEconomy(t *testing.T) {
 	const n = 100
-	e := newEnv(t, sandbox.Config{})
+	e := newEnv(t, sandbox.Options{})
 	ctx := context.Background()
 
 	tests := []struct {
@@ -231,7 +236,7 @@ func TestImportCreateUpdateUnchangedRequestEconomy(t *testing.T) {
 }
 
 func TestImportSameEmailInFileOrder(t *testing.T) {
-	e := newEnv(t, sandbox.Config{})
+	e := newEnv(t, sandbox.Options{})
 	// Rows of one email far apart (other batches between) and close by:
 	// applied in file order, the last row wins, one contact.
 	var b strings.Builder
@@ -257,7 +262,7 @@ func TestImportSameEmailInFileOrder(t *testing.T) {
 }
 
 func TestImportModesEmptyListsAndDoNotMail(t *testing.T) {
-	e := newEnv(t, sandbox.Config{})
+	e := newEnv(t, sandbox.Options{})
 	ctx := context.Background()
 	seed := "Email,First Name,Last Name,ContactLists\nkeep@example.com,Kim,Keep,2\ndnm@example.com,Dan,Nomail,1\n"
 	if _, err := e.run(t, ctx, e.options(), seed); err != nil {
@@ -357,7 +362,7 @@ func TestImportModesEmptyListsAndDoNotMail(t *testing.T) {
 }
 
 func TestImportErrorReportFedBack(t *testing.T) {
-	e := newEnv(t, sandbox.Config{})
+	e := newEnv(t, sandbox.Options{})
 	ctx := context.Background()
 	input := "Email;First Name;Notes\n" +
 		"good@example.com;Good;fine\n" +
@@ -419,7 +424,7 @@ func TestImportErrorReportFedBack(t *testing.T) {
 
 func TestImportUnderFaultsExactState(t *testing.T) {
 	const n = 200
-	e := newEnv(t, sandbox.Config{FailRate: 0.1, DropRate: 0.02})
+	e := newEnv(t, sandbox.Options{FailRate: 0.1, DropRate: 0.02})
 	sum, err := e.run(t, context.Background(), e.options(), generate(n, 1))
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +446,7 @@ func TestImportUnderFaultsExactState(t *testing.T) {
 
 func TestImportBudgetThenResume(t *testing.T) {
 	const n = 240
-	e := newEnv(t, sandbox.Config{FailRate: 0.05}, ctct.WithMaxRequests(100))
+	e := newEnv(t, sandbox.Options{FailRate: 0.05}, ctct.Options{MaxRequests: 100})
 	opts := e.options()
 	input := generate(n, 1)
 	sum, err := e.run(t, context.Background(), opts, input)
@@ -474,7 +479,7 @@ func TestImportBudgetThenResume(t *testing.T) {
 
 func TestImportInterruptedThenResumed(t *testing.T) {
 	const n = 400
-	e := newEnv(t, sandbox.Config{Latency: 2 * time.Millisecond})
+	e := newEnv(t, sandbox.Options{Latency: 2 * time.Millisecond})
 	opts := e.options()
 	input := generate(n, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -528,9 +533,9 @@ func TestImportDryRun(t *testing.T) {
 }
 
 func TestImportFatalOnDeadServer(t *testing.T) {
-	e := newEnv(t, sandbox.Config{})
-	dead, err := ctct.NewClient("http://127.0.0.1:1/api", "sandbox", ctct.WithBasicAuth("k", "p"),
-		ctct.WithLimiter(rate.NewLimiter(rate.Inf, 1)), ctct.WithRetries(1), ctct.WithBackoff(time.Millisecond, time.Millisecond))
+	e := newEnv(t, sandbox.Options{})
+	dead, err := ctct.NewClient("http://127.0.0.1:1/api", "sandbox", ctct.Options{APIKey: "k", Password: "p",
+		Limiter: rate.NewLimiter(rate.Inf, 1), Retries: 1, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,9 +566,8 @@ func newClientLike(t *testing.T, e *env) *ctct.Client {
 	mux.Handle("/api/", http.StripPrefix("/api", e.sb))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	def := sandbox.DefaultConfig()
-	c, err := ctct.NewClient(srv.URL+"/api", def.User, ctct.WithBasicAuth(def.APIKey, def.Password),
-		ctct.WithLimiter(rate.NewLimiter(rate.Inf, 1)), ctct.WithBackoff(time.Millisecond, 5*time.Millisecond), ctct.WithRetries(8))
+	c, err := ctct.NewClient(srv.URL+"/api", sandbox.DefaultUser, ctct.Options{APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword,
+		Limiter: rate.NewLimiter(rate.Inf, 1), MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Retries: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -21,9 +20,7 @@ type Record struct {
 	// trimmed, empty ones dropped, ids or names as given.
 	Lists []string
 
-	acc     []func(*ctct.Contact) *string // accessors of accFor, shared; nil when built by hand
-	accFor  []string                      // the Mapped that acc was made for
-	listBuf [4]string                     // room for Lists, saving an allocation per row
+	listBuf [4]string // room for Lists, saving an allocation per row
 }
 
 // RowError is a row that cannot be converted: its line, the column (as
@@ -74,13 +71,12 @@ func (e *RowError) detail() string {
 func (e *RowError) Unwrap() error { return e.Err }
 
 // Convert turns the cells of one record into a Contact: it trims every
-// value (inner newlines kept), lower-cases EmailAddress and CountryCode,
-// upper-cases StateCode, spells EmailType HTML or Text whatever its case,
-// and validates the mapped fields as ctct.ValidateContact does (lengths in
-// characters, allowed values, email syntax, XML characters, StateCode
-// known and consistent with CountryCode). A row whose number of cells
-// differs from the header's, or with any bad value, gives a *RowError
-// naming every bad column. Safe for concurrent use.
+// value (inner newlines kept), undoes the export's formula escape, fixes
+// the case the API prescribes (ctct.Field.Normalize) and validates each
+// mapped field with ctct.Field.Check, the rules of ctct.ValidateContact.
+// A row whose number of cells differs from the header's, or with any bad
+// value, gives a *RowError naming every bad column. Safe for concurrent
+// use.
 func (m *Mapping) Convert(cells []string, line int) (*Record, error) {
 	rec, rerr := m.convert(cells, line)
 	if rerr != nil {
@@ -120,42 +116,30 @@ func (m *Mapping) countError(cells []string, line int) *RowError {
 	return &RowError{Line: line, Err: fmt.Errorf("%d cells, the header has %d", len(cells), len(m.header))}
 }
 
-// fill converts cells into the zero Record rec and checks the values.
+// fill converts cells into the zero Record rec and checks the values with
+// the field table's rules, once every value is in place (StateCode is
+// checked against CountryCode).
 func (m *Mapping) fill(rec *Record, cells []string, line int) *RowError {
 	if len(cells) != len(m.header) {
 		return m.countError(cells, line)
 	}
-	rec.Line, rec.Mapped, rec.acc, rec.accFor = line, m.mapped, m.acc, m.mapped
+	rec.Line, rec.Mapped = line, m.mapped
 	c := &rec.Contact
-	var bad []badValue // allocated only for a bad row
 	for i := range m.plan {
 		p := &m.plan[i]
-		v := normalize(p.kind, cells[p.idx])
-		*p.ptr(c) = v
-		if p.kind == valueState {
-			continue // checked below, once CountryCode is set
-		}
-		if err := check(p, v, c); err != nil {
-			bad = append(bad, badValue{i, err})
-		}
-	}
-	if m.state >= 0 {
-		p := &m.plan[m.state]
-		if err := check(p, *p.ptr(c), c); err != nil {
-			bad = append(bad, badValue{m.state, err})
-			slices.SortFunc(bad, func(a, b badValue) int { return a.plan - b.plan })
-		}
+		_ = p.field.Set(c, p.field.Normalize(unescapeFormula(strings.TrimSpace(cells[p.idx])))) // editable fields are text
 	}
 	if m.lists >= 0 {
 		rec.Lists = splitLists(rec.listBuf[:0], cells[m.lists])
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	var rerr *RowError
-	for _, b := range bad {
-		p := &m.plan[b.plan]
-		e := &RowError{Line: line, Column: m.header[p.idx], Field: p.field.Name, Value: cells[p.idx], Err: b.err}
+	var rerr *RowError // allocated only for a bad row
+	for i := range m.plan {
+		p := &m.plan[i]
+		err := p.field.Check(p.field.Get(c), c)
+		if err == nil {
+			continue
+		}
+		e := &RowError{Line: line, Column: m.header[p.idx], Field: p.field.Name, Value: cells[p.idx], Err: err}
 		if rerr == nil {
 			rerr = e
 		} else {
@@ -163,12 +147,6 @@ func (m *Mapping) fill(rec *Record, cells []string, line int) *RowError {
 		}
 	}
 	return rerr
-}
-
-// badValue is a value that failed its check: its index in the plan.
-type badValue struct {
-	plan int
-	err  error
 }
 
 // recordChunk is how many Records one allocation holds. Allocating them
@@ -190,197 +168,6 @@ func (m *Mapping) newRecord() *Record {
 	*ch = (*ch)[1:]
 	m.chunks.Put(ch)
 	return r
-}
-
-// valueKind says which rules beyond the field table's a value follows.
-type valueKind int
-
-const (
-	valueText      valueKind = iota // trimmed; CheckValue
-	valueEmail                      // lower case; CheckEmail
-	valueEmailType                  // HTML or Text whatever the case
-	valueState                      // upper case; known code, consistent with the country
-	valueCountry                    // lower case; two letters
-)
-
-func kindOf(f ctct.Field) valueKind {
-	switch f.Name {
-	case "EmailAddress":
-		return valueEmail
-	case "EmailType":
-		return valueEmailType
-	case "StateCode":
-		return valueState
-	case "CountryCode":
-		return valueCountry
-	}
-	return valueText
-}
-
-// normalize trims a value and fixes the case of the fields whose case the
-// API prescribes.
-func normalize(k valueKind, v string) string {
-	v = unescapeFormula(strings.TrimSpace(v))
-	switch k {
-	case valueEmail, valueCountry:
-		v = strings.ToLower(v)
-	case valueState:
-		if st, ok := lookupState(v); ok {
-			return st.code // the table's own string: no allocation
-		}
-		v = strings.ToUpper(v)
-	case valueEmailType:
-		switch {
-		case strings.EqualFold(v, ctct.EmailTypeHTML):
-			v = ctct.EmailTypeHTML
-		case strings.EqualFold(v, ctct.EmailTypeText):
-			v = ctct.EmailTypeText
-		}
-	}
-	return v
-}
-
-// check validates one normalised value the way ctct.ValidateContact does,
-// without rebuilding the field table for every row. Plain ASCII values,
-// the common case, take fast paths that accept only what the ctct checks
-// accept; anything else goes through the ctct checks themselves.
-func check(p *colPlan, v string, c *ctct.Contact) error {
-	f := p.field
-	switch p.kind {
-	case valueEmail:
-		if plainEmail(v) {
-			return nil
-		}
-		return ctct.CheckEmail(v)
-	case valueState:
-		if v == "" {
-			return nil
-		}
-		st, ok := lookupState(v)
-		if !ok || st.code != v {
-			if err := f.CheckValue(v); err != nil {
-				return err
-			}
-			return fmt.Errorf("%q is not a US state or Canadian province code", v)
-		}
-		if cc := c.CountryCode; cc != "" && cc != st.country {
-			return fmt.Errorf("%q is a %s code but CountryCode is %q", v, strings.ToUpper(st.country), cc)
-		}
-		return nil
-	}
-	if len(f.Allowed) == 0 && (f.MaxLen == 0 || len(v) <= f.MaxLen) && plainASCII(v) {
-		// CheckValue accepts it: valid XML and at most MaxLen characters.
-	} else if err := f.CheckValue(v); err != nil {
-		return err
-	}
-	if p.kind == valueCountry && v != "" {
-		return ctct.CheckCountryCode(v)
-	}
-	return nil
-}
-
-// plainASCII reports whether v holds only ASCII characters that XML 1.0
-// allows (tab, LF, CR and 0x20-0x7F): such a value is valid XML text and
-// has len(v) characters.
-func plainASCII(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c >= 0x80 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-			return false
-		}
-	}
-	return true
-}
-
-// plainEmail is a one-pass check that accepts a subset of what
-// ctct.CheckEmail accepts: printable ASCII addresses of at most 80
-// characters, with exactly one @, a local part without a leading,
-// trailing or double dot, and a domain of at least two labels, none empty
-// or starting or ending with '-'. False means "ask ctct.CheckEmail".
-func plainEmail(v string) bool {
-	if len(v) == 0 || len(v) > 80 {
-		return false
-	}
-	at := -1
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case !emailChars[c]:
-			return false
-		case c == '@':
-			if at >= 0 {
-				return false
-			}
-			at = i
-		}
-	}
-	if at <= 0 || at == len(v)-1 {
-		return false
-	}
-	local, domain := v[:at], v[at+1:]
-	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
-		return false
-	}
-	labels := 0
-	for len(domain) > 0 {
-		label := domain
-		if i := strings.IndexByte(domain, '.'); i >= 0 {
-			label, domain = domain[:i], domain[i+1:]
-			if domain == "" {
-				return false // trailing dot: an empty last label
-			}
-		} else {
-			domain = ""
-		}
-		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		labels++
-	}
-	return labels >= 2
-}
-
-// emailChars are the bytes plainEmail lets through: printable ASCII but
-// for the characters ctct.CheckEmail refuses. Built once, never written.
-var emailChars = func() (t [256]bool) {
-	for c := 0x21; c < 0x7f; c++ {
-		t[c] = !strings.ContainsRune(",;<>()[]\\\"", rune(c))
-	}
-	return t
-}()
-
-// stateInfo is a StateCode the API accepts and its country code.
-type stateInfo struct{ code, country string }
-
-// states holds, at index (first letter)*26 + (second letter), every
-// StateCode the API accepts, as ctct.StateCountry says, with its country.
-// Built once, never written.
-var states = func() (t [26 * 26]stateInfo) {
-	for i := range t {
-		code := string([]byte{byte('A' + i/26), byte('A' + i%26)})
-		if cc, ok := ctct.StateCountry(code); ok {
-			t[i] = stateInfo{code, cc}
-		}
-	}
-	return t
-}()
-
-// lookupState finds a two-letter code, in either case, in states.
-func lookupState(v string) (stateInfo, bool) {
-	if len(v) != 2 {
-		return stateInfo{}, false
-	}
-	a, b := upper(v[0]), upper(v[1])
-	if a < 'A' || a > 'Z' || b < 'A' || b > 'Z' {
-		return stateInfo{}, false
-	}
-	st := states[int(a-'A')*26+int(b-'A')]
-	return st, st.code != ""
-}
-
-func upper(c byte) byte {
-	if c >= 'a' && c <= 'z' {
-		return c - 'a' + 'A'
-	}
-	return c
 }
 
 // splitLists appends the trimmed, non-empty ';'-separated entries of cell
@@ -416,21 +203,17 @@ const (
 // policy says. It never touches unmapped fields, list memberships or
 // read-only fields, and reports whether any value changed.
 func (r *Record) Apply(dst *ctct.Contact, empty EmptyPolicy) (changed bool) {
-	for i, name := range r.Mapped {
-		var acc func(*ctct.Contact) *string
-		if len(r.Mapped) == len(r.accFor) && &r.Mapped[0] == &r.accFor[0] {
-			acc = r.acc[i] // Mapped is as Convert set it
-		} else if t, ok := index[NormalizeHeader(name)]; ok && t.kind == kindEditable && t.name == name {
-			acc = accessor(name)
-		} else {
+	for _, name := range r.Mapped {
+		f, ok := ctct.LookupField(name)
+		if !ok || !f.Editable {
 			continue
 		}
-		v := *acc(&r.Contact)
+		v := f.Get(&r.Contact)
 		if v == "" && empty == EmptyKeep {
 			continue
 		}
-		if p := acc(dst); *p != v {
-			*p = v
+		if f.Get(dst) != v {
+			_ = f.Set(dst, v) // editable fields are text
 			changed = true
 		}
 	}

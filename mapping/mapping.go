@@ -122,9 +122,7 @@ type Column struct {
 // colPlan is one mapped editable column, ready for conversion.
 type colPlan struct {
 	idx   int
-	kind  valueKind
 	field *ctct.Field
-	ptr   func(*ctct.Contact) *string
 }
 
 // Mapping is a resolved header. It is immutable after Resolve and safe for
@@ -134,10 +132,8 @@ type Mapping struct {
 	columns []Column
 	plan    []colPlan // editable fields, element order
 	mapped  []string  // plan's field names
-	acc     []func(*ctct.Contact) *string
-	lists   int // column of ContactLists, -1 when none
-	state   int // index in plan of StateCode, -1 when not mapped
-	status  int // column of the read-only Status, -1 when none
+	lists   int       // column of ContactLists, -1 when none
+	status  int       // column of the read-only Status, -1 when none
 
 	chunks  sync.Pool // of *[]Record, see newRecord
 	scratch sync.Pool // of *Record, see Validate
@@ -151,15 +147,8 @@ func (m *Mapping) StatusColumn() int { return m.status }
 // HasListsColumn reports whether a column maps to ContactLists.
 func (m *Mapping) HasListsColumn() bool { return m.lists >= 0 }
 
-// Header returns the input header as given to Resolve.
-func (m *Mapping) Header() []string { return slices.Clone(m.header) }
-
 // Columns returns what each column of the header maps to, in header order.
 func (m *Mapping) Columns() []Column { return slices.Clone(m.columns) }
-
-// Mapped returns the canonical names of the editable fields the header
-// maps, in element order.
-func (m *Mapping) Mapped() []string { return slices.Clone(m.mapped) }
 
 // Resolve matches the header against the fields. Each column resolves, in
 // this order of precedence, through opts.Cols, opts.MapFile, its name
@@ -222,7 +211,7 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 		exp[i] = f
 	}
 
-	m := &Mapping{header: slices.Clone(header), lists: -1, state: -1, status: -1}
+	m := &Mapping{header: slices.Clone(header), lists: -1, status: -1}
 	var warnings []string
 	byField := map[string][]int{}
 	for i, h := range header {
@@ -281,13 +270,8 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 		if len(idx) == 0 {
 			continue
 		}
-		if f.Name == "StateCode" {
-			m.state = len(m.plan)
-		}
-		p := colPlan{idx: idx[0], kind: kindOf(f), field: &f, ptr: accessor(f.Name)}
-		m.plan = append(m.plan, p)
+		m.plan = append(m.plan, colPlan{idx: idx[0], field: &f})
 		m.mapped = append(m.mapped, f.Name)
-		m.acc = append(m.acc, p.ptr)
 	}
 	if idx := byField[ListsField]; len(idx) == 1 {
 		m.lists = idx[0]

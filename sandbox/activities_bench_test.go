@@ -13,7 +13,7 @@ import (
 // second with no --activity-rate limit: 20,000-row add jobs of new
 // contacts on a file store, and exports of them.
 func BenchmarkActivityRows(b *testing.B) {
-	e := activityEnv(b, func(c *Config) { c.DB = b.TempDir() + "/bench.db" })
+	e := activityEnv(b, func(c *Options) { c.DB = b.TempDir() + "/bench.db" })
 	const rows = 20_000
 	var spent time.Duration
 	total := 0

@@ -16,10 +16,10 @@ import (
 
 // activityEnv is a sandbox whose jobs run at once and as fast as they
 // can; mod may change that.
-func activityEnv(t testing.TB, mod func(*Config)) *env {
+func activityEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
-	return newEnv(t, func(c *Config) {
-		c.ActivityDelay, c.ActivityRate = 0, 0
+	return newEnv(t, func(c *Options) {
+		c.ActivityDelay, c.ActivityRate = -1, -1 // none: no queue time, no limit
 		if mod != nil {
 			mod(c)
 		}

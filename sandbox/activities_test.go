@@ -20,7 +20,7 @@ import (
 // an unknown state code, one Do Not Mail; PENDING during the queue time,
 // then COMPLETE with one row applied and two Errors on lines 3 and 4.
 func TestActivityLifecycle(t *testing.T) {
-	e := activityEnv(t, func(c *Config) { c.ActivityDelay = time.Hour })
+	e := activityEnv(t, func(c *Options) { c.ActivityDelay = time.Hour })
 	dnm := e.create(newContact("gone@example.com", 1))
 	want(t, e.do("DELETE", api("/contacts/"+dnm), ""), http.StatusNoContent)
 	data := "Email Address,First Name,US State/CA Province\n" +
@@ -271,7 +271,7 @@ func TestActivityMultipart(t *testing.T) {
 // TestActivityLimit: at most three unfinished activities, exports
 // included; a fourth is a 429 and creates nothing.
 func TestActivityLimit(t *testing.T) {
-	e := activityEnv(t, func(c *Config) { c.ActivityDelay = time.Hour })
+	e := activityEnv(t, func(c *Options) { c.ActivityDelay = time.Hour })
 	var keys []string
 	for i := range 3 {
 		v := addForm(fmt.Sprintf("Email Address\nl%d@example.com\n", i), 1)
@@ -298,7 +298,7 @@ func TestActivityLimit(t *testing.T) {
 // TestActivitiesFeed: newest first, pages with rel="next", each entry
 // with its Errors; GET of one has a source, the POST's answer none.
 func TestActivitiesFeed(t *testing.T) {
-	e := activityEnv(t, func(c *Config) { c.PageSize = 2 })
+	e := activityEnv(t, func(c *Options) { c.PageSize = 2 })
 	var keys []string
 	for i := range 5 {
 		data := fmt.Sprintf("Email Address\nf%d@example.com\n", i)
@@ -415,7 +415,7 @@ func TestExportJob(t *testing.T) {
 	want(t, e.do("GET", api("/activities/"+a.Key()+".csv"), ""), http.StatusNotFound)
 	want(t, e.do("GET", api("/activities/anope.csv"), ""), http.StatusNotFound)
 	// Not there until COMPLETE.
-	slow := activityEnv(t, func(c *Config) { c.ActivityDelay = time.Hour })
+	slow := activityEnv(t, func(c *Options) { c.ActivityDelay = time.Hour })
 	p := slow.start(url.Values{"activityType": {"EXPORT_CONTACTS"}, "fileType": {"CSV"}, "listId": {listURI(1)}})
 	want(t, slow.do("GET", api("/activities/"+p.Key()+".csv"), ""), http.StatusNotFound)
 }
@@ -423,12 +423,12 @@ func TestExportJob(t *testing.T) {
 // TestActivityFaults: --fail-rate and --drop-rate apply to activity
 // POSTs: an injected failure creates nothing, a drop creates the job.
 func TestActivityFaults(t *testing.T) {
-	fail := activityEnv(t, func(c *Config) { c.FailRate = 1 })
+	fail := activityEnv(t, func(c *Options) { c.FailRate = 1 })
 	r := fail.postForm(addForm("Email Address\na@example.com\n", 1))
 	if r.Status != 500 && r.Status != 503 {
 		t.Fatalf("status %d", r.Status)
 	}
-	drop := activityEnv(t, func(c *Config) { c.DropRate = 1 })
+	drop := activityEnv(t, func(c *Options) { c.DropRate = 1 })
 	req := drop.request("POST", api("/activities"), addForm("Email Address\na@example.com\n", 1).Encode())
 	req.Header.Set("Content-Type", formURLEncoded)
 	if res, err := drop.srv.Client().Do(req); err == nil {
@@ -453,7 +453,7 @@ func TestActivityFaults(t *testing.T) {
 func TestActivityRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "store.db")
 	stopped := make(chan struct{})
-	cfg := func(c *Config) {
+	cfg := func(c *Options) {
 		c.DB, c.ActivityRate = db, 100 // 5 rows a batch
 		c.afterBatch = func(ctx context.Context, id string, done int) {
 			close(stopped)
@@ -485,7 +485,7 @@ func TestActivityRestart(t *testing.T) {
 	if err != nil || status != ctct.ActivityRunning || done != 5 || count != 5 {
 		t.Fatalf("stored at the stop: %s done %d applied %d (%v), want RUNNING 5 5", status, done, count, err)
 	}
-	e2 := activityEnv(t, func(c *Config) { c.DB = db })
+	e2 := activityEnv(t, func(c *Options) { c.DB = db })
 	if got := e2.finish(a.Key()); got.Status != ctct.ActivityComplete || got.TransactionCount != 12 {
 		t.Fatalf("after restart %+v", got)
 	}
@@ -496,7 +496,7 @@ func TestActivityRestart(t *testing.T) {
 
 // TestRunnerStops: Close ends a runner that is pacing a slow job.
 func TestRunnerStops(t *testing.T) {
-	e := activityEnv(t, func(c *Config) { c.ActivityRate = 1 })
+	e := activityEnv(t, func(c *Options) { c.ActivityRate = 1 })
 	a := e.start(addForm("Email Address\na@example.com\nb@example.com\nc@example.com\n", 1))
 	for e.activity(a.Key()).TransactionCount == 0 {
 		time.Sleep(time.Millisecond)
@@ -533,7 +533,7 @@ func TestResetActivities(t *testing.T) {
 // TestActivityError: a job whose list was deleted while it waited ends in
 // ERROR, applied nothing and lists no Error rows.
 func TestActivityError(t *testing.T) {
-	e := activityEnv(t, func(c *Config) { c.ActivityDelay = time.Hour })
+	e := activityEnv(t, func(c *Options) { c.ActivityDelay = time.Hour })
 	want(t, e.do("POST", api("/lists"), listBody(t, &ctct.List{Name: "Short-lived"})), http.StatusCreated)
 	add := e.start(addForm("Email Address,US State/CA Province\nnew@example.com,MA\nbad@example.com,ZZ\n", 1, 4))
 	exp := e.start(url.Values{"activityType": {"EXPORT_CONTACTS"}, "listId": {listURI(4)}, "fileType": {"CSV"}})
@@ -558,7 +558,7 @@ func TestActivityError(t *testing.T) {
 // rows (50 ms worth) and sleeps what is left of each batch's time, never
 // after the last one. The sleeps are recorded, not waited.
 func TestActivityPacing(t *testing.T) {
-	e := activityEnv(t, func(c *Config) { c.ActivityRate = 100 })
+	e := activityEnv(t, func(c *Options) { c.ActivityRate = 100 })
 	var mu sync.Mutex
 	var sleeps []time.Duration
 	var batches []int

@@ -30,7 +30,7 @@ func emailConflict(email string) *apiError {
 func editable(in *ctct.Contact) *ctct.Contact {
 	c := &ctct.Contact{}
 	for _, f := range ctct.EditableFields() {
-		_ = c.Set(f.Name, in.Get(f.Name)) // names come from the field table
+		_ = f.Set(c, f.Get(in)) // editable fields are text
 	}
 	c.EmailAddress = strings.ToLower(strings.TrimSpace(c.EmailAddress))
 	if c.EmailType == "" {
@@ -253,7 +253,7 @@ func (s *Sandbox) updateContact(ctx context.Context, n int64, body []byte) reply
 		}
 		next := old.C
 		for _, f := range ctct.EditableFields() {
-			_ = next.Set(f.Name, c.Get(f.Name))
+			_ = f.Set(&next, f.Get(c))
 		}
 		next.Name = fullName(&next)
 		ms := mergeLists(old.Lists, want, now)
@@ -329,9 +329,8 @@ func sameLists(a, b []membership) bool {
 
 // sameText reports whether two contacts have the same stored text.
 func (s *Sandbox) sameText(a, b *ctct.Contact) bool {
-	pa, pb := ptrs(s.st.acc, a), ptrs(s.st.acc, b)
-	for i := range pa {
-		if *pa[i] != *pb[i] {
+	for i := range s.st.fields {
+		if f := &s.st.fields[i]; f.Get(a) != f.Get(b) {
 			return false
 		}
 	}

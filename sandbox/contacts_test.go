@@ -171,7 +171,7 @@ func TestEmailCaseInsensitive(t *testing.T) {
 func TestConcurrentCreateSameEmail(t *testing.T) {
 	for _, db := range []string{":memory:", "file"} {
 		t.Run(db, func(t *testing.T) {
-			e := newEnv(t, func(c *Config) {
+			e := newEnv(t, func(c *Options) {
 				if db == "file" {
 					c.DB = t.TempDir() + "/sandbox.db"
 				}

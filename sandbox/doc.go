@@ -11,7 +11,7 @@
 // full-replace PUT, DELETE as an opt-out to "Do Not Mail", and the API's
 // validation rules (through the ctct field table and codec).
 //
-// Realism knobs in Config add a server-side rate limit (429, 503 or a 403
+// Realism knobs in Options add a server-side rate limit (429, 503 or a 403
 // "over.qps"), latency with jitter, randomly injected 500/503 failures, and
 // dropped connections after a committed write. Two unauthenticated routes
 // help tests and benchmarks: GET /_sandbox/stats (request counters as JSON)

@@ -150,15 +150,22 @@ func (s *Sandbox) exportBatch(ctx context.Context, tx *sql.Tx, j *jobRow, n int)
 		r             contactRow
 	}
 	var items []item
+	text := make([]string, len(s.st.fields))
 	for rows.Next() {
 		var it item
 		dest := []any{&it.added, &it.source, &it.r.ID}
-		for _, p := range ptrs(s.st.acc, &it.r.C) {
-			dest = append(dest, p)
+		for i := range text {
+			dest = append(dest, &text[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("export rows: %w", err)
+		}
+		for i := range s.st.fields {
+			if err := s.st.fields[i].Set(&it.r.C, text[i]); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("export rows: %w", err)
+			}
 		}
 		items = append(items, it)
 	}

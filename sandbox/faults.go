@@ -2,25 +2,9 @@ package sandbox
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 )
-
-// sleepCtx waits d, or until ctx is done (then it returns ctx's error).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("latency: %w", ctx.Err())
-	}
-}
 
 // throttled takes one request from the server's bucket and, when it is
 // empty, returns the throttle answer.

@@ -29,7 +29,7 @@ func stored(t *testing.T, sb *Sandbox) []contactRow {
 }
 
 func TestInjectedFailures(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.FailRate = 1 })
+	e := newEnv(t, func(c *Options) { c.FailRate = 1 })
 	statuses := map[int]int{}
 	for i := range 40 {
 		r := e.do("POST", api("/contacts"), createBody(t, newContact("x@example.com", 1)))
@@ -55,7 +55,7 @@ func TestInjectedFailures(t *testing.T) {
 }
 
 func TestDroppedWrites(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.DropRate = 1 })
+	e := newEnv(t, func(c *Options) { c.DropRate = 1 })
 	res, err := e.srv.Client().Do(e.request("POST", api("/contacts"), createBody(t, newContact("dropped@example.com", 1))))
 	if err == nil {
 		res.Body.Close()
@@ -94,7 +94,7 @@ func TestThrottle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
 			// The test clock stands still, so the bucket never refills.
-			e := newEnv(t, func(c *Config) { c.Rate, c.RateBurst, c.ThrottleStatus = 10, 2, tt.status })
+			e := newEnv(t, func(c *Options) { c.Rate, c.RateBurst, c.ThrottleStatus = 10, 2, tt.status })
 			want(t, e.do("GET", api("/lists"), ""), http.StatusOK)
 			want(t, e.do("GET", api("/lists"), ""), http.StatusOK)
 			r := e.do("GET", api("/lists"), "")
@@ -118,7 +118,7 @@ func TestThrottle(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Latency, c.Jitter = time.Second, 500*time.Millisecond })
+	e := newEnv(t, func(c *Options) { c.Latency, c.Jitter = time.Second, 500*time.Millisecond })
 	var mu sync.Mutex
 	var delays []time.Duration
 	e.sb.sleep = func(ctx context.Context, d time.Duration) error {
@@ -143,7 +143,7 @@ func TestLatency(t *testing.T) {
 }
 
 func TestLatencyRespectsContext(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Latency = time.Hour })
+	e := newEnv(t, func(c *Options) { c.Latency = time.Hour })
 	ctx, cancel := context.WithCancel(context.Background())
 	req := e.request("GET", api("/lists"), "").WithContext(ctx)
 	done := make(chan error, 1)
@@ -163,8 +163,8 @@ func TestLatencyRespectsContext(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	// srv.Close in the cleanup waits for the handler: it must return.
-	if err := sleepCtx(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("sleepCtx = %v", err)
+	if err := ctct.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep = %v", err)
 	}
 	if s := e.sb.Stats(); len(s.ByStatus) != 0 {
 		t.Errorf("abandoned request counted a status: %v", s.ByStatus)
@@ -174,7 +174,7 @@ func TestLatencyRespectsContext(t *testing.T) {
 func TestFaultOrder(t *testing.T) {
 	// Throttling comes before injected failures; unauthenticated requests
 	// are neither throttled nor failed.
-	e := newEnv(t, func(c *Config) { c.Rate, c.RateBurst, c.FailRate = 1, 1, 1 })
+	e := newEnv(t, func(c *Options) { c.Rate, c.RateBurst, c.FailRate = 1, 1, 1 })
 	req := e.request("GET", api("/lists"), "")
 	req.Header.Del("Authorization")
 	want(t, e.send(req), http.StatusUnauthorized)

@@ -15,7 +15,7 @@ import (
 )
 
 func TestPagination(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PageSize = 7 })
+	e := newEnv(t, func(c *Options) { c.PageSize = 7 })
 	for i := range 20 {
 		e.create(newContact(fmt.Sprintf("c%02d@example.com", i), 1))
 	}
@@ -147,7 +147,7 @@ func TestPaginationWhileInserting(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PageSize = 2 })
+	e := newEnv(t, func(c *Options) { c.PageSize = 2 })
 	for _, m := range []string{"a@example.com", "b@example.com", "c+tag@example.com", "d@example.com"} {
 		e.create(newContact(m, 1))
 	}
@@ -197,7 +197,7 @@ func TestSearch(t *testing.T) {
 }
 
 func TestUpdatedSince(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PageSize = 2 })
+	e := newEnv(t, func(c *Options) { c.PageSize = 2 })
 	a := e.create(newContact("a@example.com", 1))
 	b := e.create(newContact("b@example.com", 2))
 	e.clock.Advance(time.Hour)
@@ -281,7 +281,7 @@ func TestUpdatedSince(t *testing.T) {
 }
 
 func TestLists(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PageSize = 3 })
+	e := newEnv(t, func(c *Options) { c.PageSize = 3 })
 	for i := range 5 {
 		e.create(newContact(fmt.Sprintf("l1-%d@example.com", i), 1))
 	}

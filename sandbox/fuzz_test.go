@@ -70,7 +70,7 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(2), uint8(7), "next=5-xyz", []byte(nil))
 	f.Add(uint8(3), uint8(2), "", []byte(nil))
 
-	cfg := DefaultConfig()
+	cfg := Options{}
 	cfg.PageSize = 3
 	cfg.RandSeed = 1
 	sb, err := New(context.Background(), cfg)

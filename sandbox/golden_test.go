@@ -38,7 +38,7 @@ func readFixture(t *testing.T, name string) string {
 // goldenEnv is a sandbox with a fixed clock holding a few contacts:
 // 1 with every field on lists 1 and 2, 2 on list 1, 3 opted out.
 func goldenEnv(t *testing.T) *env {
-	e := newEnv(t, func(c *Config) { c.PageSize = 2 })
+	e := newEnv(t, func(c *Options) { c.PageSize = 2 })
 	full := newContact("jon@example.com", 1, 2)
 	for _, f := range ctct.EditableFields() {
 		if f.Name != "EmailAddress" {

@@ -197,33 +197,33 @@ func TestStatsAndReset(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	bad := []func(*Config){
-		func(c *Config) { c.PageSize = -1 },
-		func(c *Config) { c.Rate = -1 },
-		func(c *Config) { c.ThrottleStatus = 500 },
-		func(c *Config) { c.FailRate = 1.5 },
-		func(c *Config) { c.DropRate = -0.1 },
-		func(c *Config) { c.Latency = -1 },
-		func(c *Config) { c.User = "joe/x" },
-		func(c *Config) { c.DB = "a?b" },
-		func(c *Config) { c.RateBurst = -2 },
+	bad := []func(*Options){
+		func(c *Options) { c.PageSize = -1 },
+		func(c *Options) { c.Rate = -1 },
+		func(c *Options) { c.ThrottleStatus = 500 },
+		func(c *Options) { c.FailRate = 1.5 },
+		func(c *Options) { c.DropRate = -0.1 },
+		func(c *Options) { c.Latency = -1 },
+		func(c *Options) { c.User = "joe/x" },
+		func(c *Options) { c.DB = "a?b" },
+		func(c *Options) { c.RateBurst = -2 },
 	}
 	for i, mod := range bad {
-		cfg := DefaultConfig()
+		cfg := Options{}
 		mod(&cfg)
 		if sb, err := New(context.Background(), cfg); err == nil {
 			sb.Close()
 			t.Errorf("config %d accepted", i)
 		}
 	}
-	cfg, err := Config{Rate: 12}.withDefaults()
+	cfg, err := Options{Rate: 12}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.RateBurst != 3 || cfg.PageSize != 50 || cfg.User != "sandbox" || cfg.ThrottleStatus != 429 || cfg.DB != ":memory:" {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	cfg, _ = Config{Rate: 0.5, User: "JoesFlowers"}.withDefaults()
+	cfg, _ = Options{Rate: 0.5, User: "JoesFlowers"}.withDefaults()
 	if cfg.RateBurst != 1 || cfg.User != "joesflowers" {
 		t.Errorf("defaults: burst %d user %q", cfg.RateBurst, cfg.User)
 	}
@@ -232,7 +232,7 @@ func TestConfig(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	var mu sync.Mutex
 	var lines []string
-	e := newEnv(t, func(c *Config) {
+	e := newEnv(t, func(c *Options) {
 		c.Logf = func(format string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -50,10 +50,10 @@ type env struct {
 
 // newEnv starts a sandbox on an in-memory store with a test clock and a
 // fixed seed; mod may change the configuration.
-func newEnv(t testing.TB, mod func(*Config)) *env {
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
 	clk := newClock()
-	cfg := DefaultConfig()
+	cfg := Options{}
 	cfg.RandSeed = 1
 	cfg.Now = clk.Now
 	if mod != nil {

@@ -195,11 +195,6 @@ func jobErrors(ctx context.Context, tx *sql.Tx, seq int64) ([]ctct.ActivityRowEr
 	return out, nil
 }
 
-// unfinished reports whether a status is not final.
-func unfinished(status string) bool {
-	return status != ctct.ActivityComplete && status != ctct.ActivityError
-}
-
 // --- the runner ---------------------------------------------------------------
 
 // runnerPoll is the longest the runner sleeps before it looks at the store
@@ -515,6 +510,13 @@ func (s *Sandbox) applyRows(ctx context.Context, tx *sql.Tx, j *jobRow, cols []c
 	return applied, processed, nil
 }
 
+// emailField is the field table's EmailAddress, whose Check is the API's
+// email rule.
+var emailField = func() ctct.Field {
+	f, _ := ctct.LookupField("EmailAddress")
+	return f
+}()
+
 // rowMessage is the Error message of the first rule a contact breaks, or
 // "". An unknown state code reads like the API's own message.
 func rowMessage(c *ctct.Contact) string {
@@ -523,10 +525,9 @@ func rowMessage(c *ctct.Contact) string {
 		return ""
 	}
 	e := errs[0]
-	if e.Field == "StateCode" {
-		if _, ok := ctct.StateCountry(c.StateCode); !ok {
-			return fmt.Sprintf("Unknown US/Canadian state/prov %q", c.StateCode)
-		}
+	if e.Field == "StateCode" && !strings.Contains(e.Err.Error(), "but CountryCode is") {
+		// Too long, or no such code: the API says it does not know it.
+		return fmt.Sprintf("Unknown US/Canadian state/prov %q", c.StateCode)
 	}
 	return e.Error()
 }
@@ -535,7 +536,7 @@ func rowMessage(c *ctct.Contact) string {
 // each row") and returns its Error message, or "" when it applied.
 func (s *Sandbox) addRow(ctx context.Context, tx *sql.Tx, rec *ctct.BulkRecord, cols []ctct.Field, lists []int64, now string) (string, error) {
 	email := strings.ToLower(strings.TrimSpace(rec.Row.EmailAddress))
-	if err := ctct.CheckEmail(email); err != nil {
+	if err := emailField.Check(email, nil); err != nil {
 		return "Invalid email address: " + err.Error(), nil
 	}
 	owner, err := s.st.emailOwner(ctx, tx, email)
@@ -606,7 +607,7 @@ func hasList(ms []membership, l int64) bool {
 // left on no list it becomes Removed.
 func (s *Sandbox) removeRow(ctx context.Context, tx *sql.Tx, rec *ctct.BulkRecord, lists []int64, now string) (string, error) {
 	email := strings.ToLower(strings.TrimSpace(rec.Row.EmailAddress))
-	if err := ctct.CheckEmail(email); err != nil {
+	if err := emailField.Check(email, nil); err != nil {
 		return "Invalid email address: " + err.Error(), nil
 	}
 	owner, err := s.st.emailOwner(ctx, tx, email)

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,11 +13,14 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"ctctbulk/ctct"
 )
 
-// Config configures a Sandbox. Zero values take the defaults of
-// DefaultConfig.
-type Config struct {
+// Options configure a Sandbox. The zero value of each field is its
+// default (see the Default constants), so Options{} is an in-memory
+// sandbox with no rate limit and no faults.
+type Options struct {
 	DB          string // SQLite file path or ":memory:"
 	User        string // account login, lower case; default "sandbox"
 	APIKey      string // default "sandbox-key"
@@ -47,8 +51,9 @@ type Config struct {
 	RandSeed uint64
 
 	// ActivityDelay is how long a new bulk activity stays PENDING before
-	// it may run (its queue time; 0 = none). ActivityRate is the rows per
-	// second a running activity applies or exports (0 = no limit).
+	// it may run (its queue time; 0 = DefaultActivityDelay, negative =
+	// none). ActivityRate is the rows per second a running activity
+	// applies or exports (0 = DefaultActivityRate, negative = no limit).
 	ActivityDelay time.Duration
 	ActivityRate  float64
 	// afterBatch, when set (tests), is called by the job runner after
@@ -61,49 +66,33 @@ type Config struct {
 	Logf func(format string, args ...any)
 }
 
-// DefaultConfig returns the defaults: an in-memory store, account
-// "sandbox" with key "sandbox-key", password "sandbox-password" and token
-// "sandbox-token", pages of 50, no rate limit and no faults.
-func DefaultConfig() Config {
-	return Config{
-		DB:             ":memory:",
-		User:           "sandbox",
-		APIKey:         "sandbox-key",
-		Password:       "sandbox-password",
-		AccessToken:    "sandbox-token",
-		PageSize:       50,
-		ThrottleStatus: 429,
-		Now:            time.Now,
-		ActivityDelay:  2 * time.Second,
-		ActivityRate:   5000,
-	}
-}
+// Defaults of Options: an in-memory store, account "sandbox" with key
+// "sandbox-key", password "sandbox-password" and token "sandbox-token",
+// pages of 50; no rate limit and no faults.
+const (
+	DefaultDB             = ":memory:"
+	DefaultUser           = "sandbox"
+	DefaultAPIKey         = "sandbox-key"
+	DefaultPassword       = "sandbox-password"
+	DefaultAccessToken    = "sandbox-token"
+	DefaultPageSize       = 50
+	DefaultThrottleStatus = 429
+	DefaultActivityDelay  = 2 * time.Second
+	DefaultActivityRate   = 5000
+)
 
 // withDefaults fills the zero fields of cfg and checks the others.
-func (cfg Config) withDefaults() (Config, error) {
-	d := DefaultConfig()
-	if cfg.DB == "" {
-		cfg.DB = d.DB
-	}
-	if cfg.User == "" {
-		cfg.User = d.User
-	}
+func (cfg Options) withDefaults() (Options, error) {
+	cfg.DB = cmp.Or(cfg.DB, DefaultDB)
+	cfg.User = cmp.Or(cfg.User, DefaultUser)
 	cfg.User = strings.ToLower(cfg.User)
 	if strings.ContainsAny(cfg.User, "/?#%&=<>\"' \t\r\n") {
 		return cfg, fmt.Errorf("user %q: a login cannot contain spaces or any of / ? # %% & = < > quotes", cfg.User)
 	}
-	if cfg.APIKey == "" {
-		cfg.APIKey = d.APIKey
-	}
-	if cfg.Password == "" {
-		cfg.Password = d.Password
-	}
-	if cfg.AccessToken == "" {
-		cfg.AccessToken = d.AccessToken
-	}
-	if cfg.PageSize == 0 {
-		cfg.PageSize = d.PageSize
-	}
+	cfg.APIKey = cmp.Or(cfg.APIKey, DefaultAPIKey)
+	cfg.Password = cmp.Or(cfg.Password, DefaultPassword)
+	cfg.AccessToken = cmp.Or(cfg.AccessToken, DefaultAccessToken)
+	cfg.PageSize = cmp.Or(cfg.PageSize, DefaultPageSize)
 	if cfg.PageSize < 1 {
 		return cfg, fmt.Errorf("page size %d: must be positive", cfg.PageSize)
 	}
@@ -116,9 +105,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.RateBurst == 0 {
 		cfg.RateBurst = max(1, int(math.Ceil(cfg.Rate/5)))
 	}
-	if cfg.ThrottleStatus == 0 {
-		cfg.ThrottleStatus = d.ThrottleStatus
-	}
+	cfg.ThrottleStatus = cmp.Or(cfg.ThrottleStatus, DefaultThrottleStatus)
 	switch cfg.ThrottleStatus {
 	case 429, 503, 403:
 	default:
@@ -127,8 +114,22 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Latency < 0 || cfg.Jitter < 0 {
 		return cfg, errors.New("latency and jitter must not be negative")
 	}
-	if cfg.ActivityDelay < 0 || !(cfg.ActivityRate >= 0) || math.IsInf(cfg.ActivityRate, 0) {
-		return cfg, errors.New("activity delay and activity rate must be finite and not negative")
+	if math.IsNaN(cfg.ActivityRate) || math.IsInf(cfg.ActivityRate, 0) {
+		return cfg, errors.New("activity rate must be a finite number")
+	}
+	// Zero means the default; a negative value none (no queue time, no
+	// limit of rows per second).
+	switch {
+	case cfg.ActivityDelay == 0:
+		cfg.ActivityDelay = DefaultActivityDelay
+	case cfg.ActivityDelay < 0:
+		cfg.ActivityDelay = 0
+	}
+	switch {
+	case cfg.ActivityRate == 0:
+		cfg.ActivityRate = DefaultActivityRate
+	case cfg.ActivityRate < 0:
+		cfg.ActivityRate = 0
 	}
 	for _, p := range []struct {
 		name string
@@ -142,7 +143,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.RandSeed = uint64(time.Now().UnixNano())
 	}
 	if cfg.Now == nil {
-		cfg.Now = d.Now
+		cfg.Now = time.Now
 	}
 	return cfg, nil
 }
@@ -150,7 +151,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // Sandbox emulates the contacts API of one account over a SQLite store.
 // It is an http.Handler, safe for concurrent use.
 type Sandbox struct {
-	cfg      Config
+	cfg      Options
 	p        paths
 	st       *store
 	counters *counters
@@ -168,7 +169,7 @@ type Sandbox struct {
 // New opens (or creates) the store named by cfg.DB, creates the schema and,
 // when the store is empty, the initial lists (1 "General Interest",
 // 2 "Customers", 3 "Newsletter").
-func New(ctx context.Context, cfg Config) (*Sandbox, error) {
+func New(ctx context.Context, cfg Options) (*Sandbox, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox config: %w", err)
@@ -183,7 +184,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		st:       st,
 		counters: newCounters(),
 		rng:      rand.New(rand.NewPCG(cfg.RandSeed, cfg.RandSeed^0x9e3779b97f4a7c15)),
-		sleep:    sleepCtx,
+		sleep:    ctct.Sleep,
 	}
 	if cfg.Rate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.RateBurst)

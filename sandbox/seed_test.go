@@ -16,7 +16,7 @@ import (
 
 func TestSeed(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, func(c *Config) { c.RandSeed = 7 })
+	e := newEnv(t, func(c *Options) { c.RandSeed = 7 })
 	if err := e.sb.Seed(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestSeed(t *testing.T) {
 	}
 
 	// Same seed, same clock: the same contacts.
-	e2 := newEnv(t, func(c *Config) { c.RandSeed = 7 })
+	e2 := newEnv(t, func(c *Options) { c.RandSeed = 7 })
 	if err := e2.sb.Seed(ctx, 400); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestSeed(t *testing.T) {
 func TestFileStore(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sandbox.db")
-	cfg := DefaultConfig()
+	cfg := Options{}
 	cfg.DB = path
 	sb, err := New(ctx, cfg)
 	if err != nil {
@@ -133,7 +133,7 @@ func TestFileStore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e := newEnv(t, func(c *Config) { c.DB = path })
+	e := newEnv(t, func(c *Options) { c.DB = path })
 	if n := len(e.walk(api("/contacts"))); n != 10 {
 		t.Errorf("%d contacts after reopening", n)
 	}

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -66,16 +64,17 @@ func initialLists() []listRow {
 	}
 }
 
-// contactColumns returns the text columns of the contacts table, named like
-// the Contact elements: the field table in element order, then the opt-in,
-// opt-out and read-only times.
-func contactColumns() []string {
-	var cols []string
+// textFields returns the fields the contacts table holds, one text column
+// each, named like the Contact elements: every field of the table but the
+// Derived ones, in table order.
+func textFields() []ctct.Field {
+	var out []ctct.Field
 	for _, f := range ctct.Fields() {
-		cols = append(cols, f.Name)
+		if f.Kind != ctct.Derived {
+			out = append(out, f)
+		}
 	}
-	return append(cols, "OptInSource", "OptInTime", "OptOutTime", "OptOutSource", "OptOutReason",
-		"Confirmed", "InsertTime", "LastUpdateTime")
+	return out
 }
 
 // store is the SQLite side of the sandbox. Reads run in read-only
@@ -84,9 +83,9 @@ func contactColumns() []string {
 type store struct {
 	db      *sql.DB
 	writeMu sync.Mutex
-	cols    []string   // every text column
-	acc     []accessor // fields of cols
-	sumAcc  []accessor // fields of summaryColumns, which feeds select
+	cols    []string     // every text column
+	fields  []ctct.Field // the fields of cols
+	summary []ctct.Field // the fields of summaryColumns, which feeds select
 	// stmts are prepared once, when the store opens (preparing later could
 	// wait for the only connection of :memory: while a transaction holds
 	// it); transactions use them through tx.StmtContext. Read-only after
@@ -119,48 +118,17 @@ func summaryColumns() []string {
 		"Confirmed", "InsertTime", "LastUpdateTime"}
 }
 
-// accessor locates the Contact field a column holds: a string field of
-// the struct by index, or a custom field.
-type accessor struct {
-	field  int // index in ctct.Contact, or -1
-	custom int // CustomFields index when field is -1
-}
-
-// accessors maps the columns to Contact fields. The struct fields are named
-// like the elements, except CustomField1-15.
-func accessors(cols []string) ([]accessor, error) {
-	typ := reflect.TypeFor[ctct.Contact]()
-	out := make([]accessor, len(cols))
+// fieldsOf returns the fields named by cols.
+func fieldsOf(cols []string) ([]ctct.Field, error) {
+	out := make([]ctct.Field, len(cols))
 	for i, name := range cols {
-		if rest, ok := strings.CutPrefix(name, "CustomField"); ok {
-			n, err := strconv.Atoi(rest)
-			if err != nil || n < 1 || n > ctct.NumCustomFields {
-				return nil, fmt.Errorf("column %s: no such custom field", name)
-			}
-			out[i] = accessor{field: -1, custom: n - 1}
-			continue
-		}
-		f, ok := typ.FieldByName(name)
-		if !ok || len(f.Index) != 1 || f.Type.Kind() != reflect.String {
+		f, ok := ctct.LookupField(name)
+		if !ok || f.Kind == ctct.Derived {
 			return nil, fmt.Errorf("column %s: no such text field in ctct.Contact", name)
 		}
-		out[i] = accessor{field: f.Index[0]}
+		out[i] = f
 	}
 	return out, nil
-}
-
-// ptrs returns pointers to the fields of c that the columns of acc hold.
-func ptrs(acc []accessor, c *ctct.Contact) []*string {
-	v := reflect.ValueOf(c).Elem()
-	out := make([]*string, len(acc))
-	for i, a := range acc {
-		if a.field < 0 {
-			out[i] = &c.CustomFields[a.custom]
-		} else {
-			out[i] = v.Field(a.field).Addr().Interface().(*string)
-		}
-	}
-	return out
 }
 
 // openStore opens (creating if needed) the SQLite database at path, or an
@@ -192,11 +160,11 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		db.SetMaxOpenConns(4)
 		db.SetMaxIdleConns(4)
 	}
-	st := &store{db: db, cols: contactColumns()}
-	if st.acc, err = accessors(st.cols); err == nil {
-		st.sumAcc, err = accessors(summaryColumns())
+	st := &store{db: db, fields: textFields()}
+	for _, f := range st.fields {
+		st.cols = append(st.cols, f.Name)
 	}
-	if err != nil {
+	if st.summary, err = fieldsOf(summaryColumns()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -435,19 +403,25 @@ func isUnique(err error) bool {
 		(se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT && strings.Contains(se.Error(), "UNIQUE"))
 }
 
-// scanContacts reads rows of id and the columns of acc.
-func scanContacts(rows *sql.Rows, acc []accessor) ([]contactRow, error) {
+// scanContacts reads rows of id and the columns of fields.
+func scanContacts(rows *sql.Rows, fields []ctct.Field) ([]contactRow, error) {
 	defer rows.Close()
 	var out []contactRow
+	text := make([]string, len(fields))
+	dest := make([]any, len(fields)+1)
+	for i := range text {
+		dest[i+1] = &text[i]
+	}
 	for rows.Next() {
 		var r contactRow
-		dest := make([]any, 0, len(acc)+1)
-		dest = append(dest, &r.ID)
-		for _, p := range ptrs(acc, &r.C) {
-			dest = append(dest, p)
-		}
+		dest[0] = &r.ID
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan contact: %w", err)
+		}
+		for i := range fields {
+			if err := fields[i].Set(&r.C, text[i]); err != nil {
+				return nil, fmt.Errorf("scan contact: %w", err)
+			}
 		}
 		out = append(out, r)
 	}
@@ -463,7 +437,7 @@ func (st *store) getContact(ctx context.Context, tx *sql.Tx, id int64) (*contact
 	if err != nil {
 		return nil, fmt.Errorf("get contact %d: %w", id, err)
 	}
-	rs, err := scanContacts(rows, st.acc)
+	rs, err := scanContacts(rows, st.fields)
 	if err != nil {
 		return nil, err
 	}
@@ -515,8 +489,8 @@ func (st *store) emailOwner(ctx context.Context, tx *sql.Tx, email string) (int6
 // textArgs returns the column values of c, with room for one more.
 func (st *store) textArgs(c *ctct.Contact) []any {
 	args := make([]any, 0, len(st.cols)+1)
-	for _, p := range ptrs(st.acc, c) {
-		args = append(args, *p)
+	for i := range st.fields {
+		args = append(args, st.fields[i].Get(c))
 	}
 	return args
 }
@@ -606,7 +580,7 @@ func (st *store) listContacts(ctx context.Context, tx *sql.Tx, q contactQuery) (
 	if err != nil {
 		return nil, false, fmt.Errorf("list contacts: %w", err)
 	}
-	rs, err := scanContacts(rows, st.sumAcc)
+	rs, err := scanContacts(rows, st.summary)
 	if err != nil {
 		return nil, false, err
 	}
@@ -627,7 +601,7 @@ func (st *store) byEmails(ctx context.Context, tx *sql.Tx, q contactQuery) ([]co
 		if err != nil {
 			return nil, false, fmt.Errorf("search %s: %w", e, err)
 		}
-		rs, err := scanContacts(rows, st.sumAcc)
+		rs, err := scanContacts(rows, st.summary)
 		if err != nil {
 			return nil, false, err
 		}
