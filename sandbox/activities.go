@@ -473,18 +473,10 @@ func (s *Sandbox) activitiesFeed(ctx context.Context, r *http.Request) reply {
 // own (doc) or a feed entry; src adds the source element of a GET.
 func (p paths) writeActivityEntry(b *bytes.Buffer, indent string, doc bool, j *jobRow, src *feedHead) {
 	w := xw{b}
-	if doc {
-		b.WriteString(xmlDecl)
-		b.WriteString(indent + `<entry xmlns="` + ctct.AtomNS + `">` + "\n")
-	} else {
-		b.WriteString(indent + "<entry>\n")
-	}
-	in := indent + "  "
 	uri := p.activityURI(j.ID)
-	w.link(in, p.activity(j.ID), "edit")
-	w.text(in, "id", uri)
-	w.typed(in, "title", "")
-	w.text(in, "updated", j.Updated)
+	// An activity entry has no author, so it opens without startEntry.
+	openEntry(b, indent, doc, p.activity(j.ID), uri, "", j.Updated)
+	in := indent + "  "
 	b.WriteString(in + `<content type="` + ctct.ContentType + `">` + "\n")
 	a := in + "  "
 	b.WriteString(a + `<Activity xmlns="` + ctct.CTCTNS + `" id="`)

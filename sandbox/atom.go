@@ -103,10 +103,10 @@ func (p paths) startFeed(b *bytes.Buffer, h feedHead) {
 
 func endFeed(b *bytes.Buffer) { b.WriteString("</feed>\n") }
 
-// startEntry writes an entry's opening tag (with the Atom namespace when it
-// is a document of its own) and its header elements, up to the opening
-// content tag.
-func startEntry(b *bytes.Buffer, indent string, doc bool, edit, id, title, updated string) {
+// openEntry writes an entry's opening tag (with the XML declaration and
+// the Atom namespace when it is a document of its own) and the header
+// elements every entry has: the edit link, id, title and updated.
+func openEntry(b *bytes.Buffer, indent string, doc bool, edit, id, title, updated string) {
 	w := xw{b}
 	if doc {
 		b.WriteString(xmlDecl)
@@ -119,7 +119,14 @@ func startEntry(b *bytes.Buffer, indent string, doc bool, edit, id, title, updat
 	w.text(in, "id", id)
 	w.typed(in, "title", title)
 	w.text(in, "updated", updated)
-	w.author(in, "Constant Contact")
+}
+
+// startEntry writes an entry's opening tag and its header elements, the
+// author included, up to the opening content tag.
+func startEntry(b *bytes.Buffer, indent string, doc bool, edit, id, title, updated string) {
+	openEntry(b, indent, doc, edit, id, title, updated)
+	in := indent + "  "
+	xw{b}.author(in, "Constant Contact")
 	b.WriteString(in + `<content type="` + ctct.ContentType + `">` + "\n")
 }
 

@@ -532,16 +532,29 @@ func rowMessage(c *ctct.Contact) string {
 	return e.Error()
 }
 
+// rowOwner is the prelude of a job row: the row's email address, trimmed
+// and lower-cased, and the number of the contact that has it (0 for none).
+// An invalid address is the row's Error message instead.
+func (s *Sandbox) rowOwner(ctx context.Context, tx *sql.Tx, rec *ctct.BulkRecord) (email string, owner int64, msg string, err error) {
+	email = strings.ToLower(strings.TrimSpace(rec.Row.EmailAddress))
+	if err := emailField.Check(email, nil); err != nil {
+		return "", 0, "Invalid email address: " + err.Error(), nil
+	}
+	// emailOwner says "look up email" and applyRows adds the line: no
+	// more context here, and no address in a log.
+	owner, err = s.st.emailOwner(ctx, tx, email)
+	if err != nil {
+		return "", 0, "", err
+	}
+	return email, owner, "", nil
+}
+
 // addRow applies one row of an add job (BULK.md "What an add job does to
 // each row") and returns its Error message, or "" when it applied.
 func (s *Sandbox) addRow(ctx context.Context, tx *sql.Tx, rec *ctct.BulkRecord, cols []ctct.Field, lists []int64, now string) (string, error) {
-	email := strings.ToLower(strings.TrimSpace(rec.Row.EmailAddress))
-	if err := emailField.Check(email, nil); err != nil {
-		return "Invalid email address: " + err.Error(), nil
-	}
-	owner, err := s.st.emailOwner(ctx, tx, email)
-	if err != nil {
-		return "", err
+	email, owner, msg, err := s.rowOwner(ctx, tx, rec)
+	if msg != "" || err != nil {
+		return msg, err
 	}
 	if owner == 0 {
 		c := editable(rec.Row.Contact())
@@ -606,13 +619,9 @@ func hasList(ms []membership, l int64) bool {
 // removeRow applies one row of a remove job: the contact leaves the lists;
 // left on no list it becomes Removed.
 func (s *Sandbox) removeRow(ctx context.Context, tx *sql.Tx, rec *ctct.BulkRecord, lists []int64, now string) (string, error) {
-	email := strings.ToLower(strings.TrimSpace(rec.Row.EmailAddress))
-	if err := emailField.Check(email, nil); err != nil {
-		return "Invalid email address: " + err.Error(), nil
-	}
-	owner, err := s.st.emailOwner(ctx, tx, email)
-	if err != nil {
-		return "", err
+	email, owner, msg, err := s.rowOwner(ctx, tx, rec)
+	if msg != "" || err != nil {
+		return msg, err
 	}
 	if owner == 0 {
 		return fmt.Sprintf("%s is not a contact of this account", email), nil

@@ -132,6 +132,22 @@ func writableList(key string) (int64, *apiError) {
 	return n, nil
 }
 
+// writeList runs fn in a write transaction on user list n once it has
+// checked, in that transaction, that the list exists: a missing list is
+// the 404 of key and fn does not run.
+func (s *Sandbox) writeList(ctx context.Context, n int64, key string, fn func(tx *sql.Tx) error) error {
+	return s.st.write(ctx, func(tx *sql.Tx) error {
+		ok, err := s.st.listExists(ctx, tx, n)
+		if err != nil {
+			return fmt.Errorf("list %d: %w", n, err)
+		}
+		if !ok {
+			return listNotFound(key)
+		}
+		return fn(tx)
+	})
+}
+
 // updateList answers PUT /lists/{n}: the list takes the entry's Name,
 // OptInDefault and (when given) SortOrder; 204.
 func (s *Sandbox) updateList(ctx context.Context, key string, body []byte) reply {
@@ -144,14 +160,7 @@ func (s *Sandbox) updateList(ctx context.Context, key string, body []byte) reply
 		return s.failure(ae)
 	}
 	now := s.stamp()
-	err := s.st.write(ctx, func(tx *sql.Tx) error {
-		ok, err := s.st.listExists(ctx, tx, n)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return listNotFound(key)
-		}
+	err := s.writeList(ctx, n, key, func(tx *sql.Tx) error {
 		taken, err := nameTaken(ctx, tx, in.name, n)
 		if err != nil {
 			return err
@@ -185,14 +194,7 @@ func (s *Sandbox) deleteList(ctx context.Context, key string) reply {
 		return s.failure(ae)
 	}
 	now := s.stamp()
-	err := s.st.write(ctx, func(tx *sql.Tx) error {
-		ok, err := s.st.listExists(ctx, tx, n)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return listNotFound(key)
-		}
+	err := s.writeList(ctx, n, key, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, "SELECT contact_id FROM memberships WHERE list_id = ?", n)
 		if err != nil {
 			return fmt.Errorf("members of list %d: %w", n, err)
