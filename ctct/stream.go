@@ -3,6 +3,7 @@ package ctct
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -34,6 +35,27 @@ func (c *Client) newRequest(ctx context.Context, method string, u *url.URL, body
 	return req, nil
 }
 
+// tracedRequest builds one attempt's request (see newRequest) over body,
+// nil for none. The flag it returns turns true once the transport has
+// started writing the request, that is once it may have reached the
+// server.
+func (c *Client) tracedRequest(ctx context.Context, method string, u *url.URL, body []byte, cl call) (*http.Request, *atomic.Bool, error) {
+	written := new(atomic.Bool)
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { written.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
+	})
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := c.newRequest(ctx, method, u, rd, cl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build request: %w", err)
+	}
+	return req, written, nil
+}
+
 // sendStream makes one attempt of a streamed call. The timeout bounds the
 // wait for the answer's headers; a 2xx body is returned open (it ends
 // with ctx), any other answer is read (bounded) like send does.
@@ -45,16 +67,7 @@ func (c *Client) sendStream(ctx context.Context, method string, u *url.URL, body
 		t := time.AfterFunc(c.timeout, func() { timedOut.Store(true); cancel() })
 		stop = t.Stop
 	}
-	var written atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteHeaders: func() { written.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
-	})
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := c.newRequest(ctx, method, u, rd, cl)
+	req, written, err := c.tracedRequest(ctx, method, u, body, cl)
 	if err != nil {
 		cancel()
 		return nil, false, err
