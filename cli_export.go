@@ -26,6 +26,7 @@ type exportOptions struct {
 	statePath   string
 	emails      multiFlag
 	detail      string
+	via         string
 	workers     int
 	raw         bool
 	overlap     time.Duration
@@ -64,10 +65,14 @@ changed since the last complete run.`,
 	flags.DurationVar(&o.overlap, "overlap", exporter.DefaultOverlap, "with --state, the next run starts this long before this run's start")
 	group(flags, "Selection", "status", "list", "since", "state", "email", "overlap")
 	flags.StringVar(&o.detail, "detail", "full", "`full` (one request per contact, every field) or summary (the listing's fields, one request per 50 contacts)")
+	flags.StringVar(&o.via, "via", string(exporter.ViaAuto), "way through the API: contacts (the contacts collection: every column, exact; about one request per contact), "+
+		"activities (one bulk export job per list: a few requests for any size; these columns stay empty: "+strings.Join(exporter.BulkEmptyColumns(), ", ")+
+		"; Status is empty for the active list, whose contacts are Active or Unconfirmed; OptInTime is to the minute) "+
+		"or auto (activities, except with --state, --since, --email, --detail summary, or --list with one --status, which take contacts)")
 	flags.IntVar(&o.workers, "workers", exporter.DefaultWorkers, "contact details fetched at once")
 	flags.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
 	flags.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this `FILE`")
-	group(flags, "Run control", "detail", "workers", "log-every", "summary-json")
+	group(flags, "Run control", "detail", "via", "workers", "log-every", "summary-json")
 	o.conn.register(flags)
 	return cmd
 }
@@ -160,7 +165,7 @@ func exportExit(runErr error, o *exportOptions) error {
 
 func (o *exportOptions) validate() (exporter.Options, fs.FileMode, error) {
 	opts := exporter.Options{
-		Status: exporter.Status(o.status), List: o.list, Emails: o.emails, Detail: exporter.Detail(o.detail),
+		Status: exporter.Status(o.status), List: o.list, Emails: o.emails, Detail: exporter.Detail(o.detail), Via: exporter.Via(o.via),
 		Workers: o.workers, Raw: o.raw, StatePath: o.statePath, Overlap: o.overlap, Version: version,
 	}
 	if err := o.conn.validate(); err != nil {
@@ -175,6 +180,11 @@ func (o *exportOptions) validate() (exporter.Options, fs.FileMode, error) {
 	case exporter.DetailFull, exporter.DetailSummary:
 	default:
 		return opts, 0, usagef("--detail must be full or summary, not %q", o.detail)
+	}
+	switch opts.Via {
+	case exporter.ViaAuto, exporter.ViaContacts, exporter.ViaActivities:
+	default:
+		return opts, 0, usagef("--via must be auto, contacts or activities, not %q", o.via)
 	}
 	if o.workers < 1 {
 		return opts, 0, usagef("--workers must be at least 1")

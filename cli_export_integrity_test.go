@@ -185,7 +185,7 @@ func TestSummaryExportReimport(t *testing.T) {
 	}
 	imp("--empty", "clear", summary)
 
-	code, stdout, stderr := runCLI(t, nil, append([]string{"export", "--sandbox", db, "--raw"}, fast...)...)
+	code, stdout, stderr := runCLI(t, nil, append([]string{"export", "--sandbox", db, "--via", "contacts", "--raw"}, fast...)...)
 	if code != exitOK {
 		t.Fatalf("full export: exit %d: %s", code, stderr)
 	}

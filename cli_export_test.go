@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"ctctbulk/ctct"
 	"ctctbulk/exporter"
 	"ctctbulk/mapping"
 	"ctctbulk/sandbox"
@@ -64,6 +65,12 @@ func TestExportUsage(t *testing.T) {
 		{[]string{"--workers", "0"}, "--workers"},
 		{[]string{"--overlap", "-1m"}, "--overlap"},
 		{[]string{"--list", "active"}, "use the status"},
+		{[]string{"--via", "bulk"}, "--via must be auto, contacts or activities"},
+		{[]string{"--via", "activities", "--state", "s.json"}, "update time"},
+		{[]string{"--via", "activities", "--since", "2024-01-01"}, "update time"},
+		{[]string{"--via", "activities", "--email", "a@example.com"}, "emails"},
+		{[]string{"--via", "activities", "--detail", "summary"}, "summary"},
+		{[]string{"--via", "activities", "--list", "2", "--status", "active"}, "status"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 	}
 	db := filepath.Join(t.TempDir(), "s.db")
@@ -174,22 +181,87 @@ func (c *cancelOnWrite) Write(p []byte) (int, error) {
 
 // TestExportInterruptedCLI: interrupted while it runs (the first progress
 // line cancels it), export exits 130 and leaves the previous file, and no
-// other, in place.
+// other, in place, whichever way it goes.
 func TestExportInterruptedCLI(t *testing.T) {
 	db := seededDB(t, 300)
+	for _, via := range []string{"contacts", "activities"} {
+		t.Run(via, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "contacts.csv")
+			if err := os.WriteFile(out, []byte("previous\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			code, _, stderr := exportCLI(ctx, nil, &cancelOnWrite{want: " export: ", cancel: cancel},
+				append([]string{"--sandbox", db, "--via", via, "-o", out, "--log-every", "1ms"}, fast...)...)
+			if code != exitInterrupted || !strings.Contains(stderr, "is left as it was") {
+				t.Errorf("exit %d, stderr %q; want %d", code, stderr, exitInterrupted)
+			}
+			checkOnly(t, dir, out, "previous\n")
+		})
+	}
+}
+
+// TestExportViaActivitiesCLI: with no --via, a whole-account export runs
+// bulk export jobs in a few requests, says so in its summary and
+// manifest, and writes the canonical header with the bulk columns equal
+// to those of an export through the collection.
+func TestExportViaActivitiesCLI(t *testing.T) {
+	const n = 200
+	db := seededDB(t, n)
 	dir := t.TempDir()
-	out := filepath.Join(dir, "contacts.csv")
-	if err := os.WriteFile(out, []byte("previous\n"), 0o600); err != nil {
-		t.Fatal(err)
+	bulk, exact := filepath.Join(dir, "bulk.csv"), filepath.Join(dir, "exact.csv")
+	sumPath := filepath.Join(dir, "summary.json")
+	code, stdout, stderr := exportCLI(t.Context(), nil, io.Discard, append([]string{"--sandbox", db, "-o", bulk, "--summary-json", sumPath}, fast...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	code, _, stderr := exportCLI(ctx, nil, &cancelOnWrite{want: " export: ", cancel: cancel},
-		append([]string{"--sandbox", db, "-o", out, "--log-every", "1ms"}, fast...)...)
-	if code != exitInterrupted || !strings.Contains(stderr, "is left as it was") {
-		t.Errorf("exit %d, stderr %q; want %d", code, stderr, exitInterrupted)
+	if !strings.Contains(stdout, fmt.Sprintf("contacts written %d (through activities: %d in the files of 3 export jobs", n, n)) {
+		t.Errorf("summary on stdout: %q", stdout)
 	}
-	checkOnly(t, dir, out, "previous\n")
+	var sum exporter.Summary
+	if b, err := os.ReadFile(sumPath); err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("summary json: %v", err)
+	}
+	// One lists read, three POSTs, three files, and the polls.
+	if sum.Via != "activities" || sum.Jobs != 3 || sum.Requests < 7 || sum.Requests > 20 || sum.ByMethod["POST"] != 3 {
+		t.Errorf("summary %+v: want 3 jobs through activities in 7 to 20 requests", sum)
+	}
+	if m, err := exporter.VerifyFile(bulk); err != nil || m.Via != "activities" || m.Rows != n {
+		t.Errorf("manifest %+v, %v", m, err)
+	}
+	if code, _, stderr := exportCLI(t.Context(), nil, io.Discard, append([]string{"--sandbox", db, "--via", "contacts", "-o", exact}, fast...)...); code != exitOK {
+		t.Fatalf("--via contacts: exit %d: %s", code, stderr)
+	}
+	byEmail := func(path string) (map[string][]string, map[string]int) {
+		recs := readCSV(t, path)
+		if strings.Join(recs[0], ",") != strings.Join(mapping.ExportHeader(), ",") {
+			t.Fatalf("%s: header %q", path, recs[0])
+		}
+		col := map[string]int{}
+		for i, h := range recs[0] {
+			col[h] = i
+		}
+		m := map[string][]string{}
+		for _, r := range recs[1:] {
+			m[r[col["EmailAddress"]]] = r
+		}
+		return m, col
+	}
+	got, col := byEmail(bulk)
+	want, _ := byEmail(exact)
+	if len(got) != n || len(want) != n {
+		t.Fatalf("%d and %d contacts, want %d", len(got), len(want), n)
+	}
+	for email, w := range want {
+		for _, f := range ctct.BulkFields() {
+			if g := got[email]; g == nil || g[col[f.Name]] != w[col[f.Name]] {
+				t.Errorf("%s: %s differs: %q, the collection has %q", email, f.Name, g, w[col[f.Name]])
+				break
+			}
+		}
+	}
 }
 
 // TestExportFailedCLI: an unreachable server is fatal (exit 1) and leaves

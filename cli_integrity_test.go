@@ -70,7 +70,7 @@ func (e *importEnv) importCLI(stdin string, args ...string) (int, string, string
 func (e *importEnv) contacts() map[string]map[string]string {
 	e.t.Helper()
 	out := filepath.Join(e.dir, fmt.Sprintf("export-%d.csv", time.Now().UnixNano()))
-	if code, _, stderr := runCLI(e.t, nil, append([]string{"export", "--sandbox", e.db, "--raw", "-o", out}, fast...)...); code != exitOK {
+	if code, _, stderr := runCLI(e.t, nil, append([]string{"export", "--sandbox", e.db, "--via", "contacts", "--raw", "-o", out}, fast...)...); code != exitOK {
 		e.t.Fatalf("export: exit %d: %s", code, stderr)
 	}
 	recs := readCSV(e.t, out)

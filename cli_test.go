@@ -200,7 +200,7 @@ func TestImportBudgetExitCodes(t *testing.T) {
 func checkSampleValues(t *testing.T, db, dir string) {
 	t.Helper()
 	out := filepath.Join(dir, "export.csv")
-	if code, _, stderr := runCLI(t, nil, "export", "--sandbox", db, "--rate", "1000", "--raw", "-o", out); code != exitOK {
+	if code, _, stderr := runCLI(t, nil, "export", "--sandbox", db, "--via", "contacts", "--rate", "1000", "--raw", "-o", out); code != exitOK {
 		t.Fatalf("export: exit %d: %s", code, stderr)
 	}
 	exported := readCSV(t, out)
@@ -306,10 +306,10 @@ func TestSamplesRoundTripAndIncremental(t *testing.T) {
 	importInto(first, "samples/crm_export.csv", "--map", "samples/crm.map", "--list", "2")
 
 	exp1 := filepath.Join(dir, "export1.csv")
-	cli("export", "--sandbox", first, "--rate", "1000", "-o", exp1)
+	cli("export", "--sandbox", first, "--via", "contacts", "--rate", "1000", "-o", exp1)
 	importInto(second, exp1)
 	exp2 := filepath.Join(dir, "export2.csv")
-	cli("export", "--sandbox", second, "--rate", "1000", "-o", exp2)
+	cli("export", "--sandbox", second, "--via", "contacts", "--rate", "1000", "-o", exp2)
 
 	// Ids and server times differ between the two accounts; every other
 	// column must be equal.

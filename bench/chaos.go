@@ -234,7 +234,7 @@ func (c *chaos) run(ctx context.Context) (err error) {
 	sumPath := filepath.Join(e.dir, "chaos-export.json")
 	c.logf("export under the same faults to %s", out)
 	removeExport(out) // an earlier run's, from a sandbox on another port
-	c.exportRun, err = runCLI(ctx, e, clientEnv(sb.URL), runLimit, "export", "-o", out, "--raw", "--detail", "full",
+	c.exportRun, err = runCLI(ctx, e, clientEnv(sb.URL), runLimit, "export", "-o", out, "--raw", "--detail", "full", "--via", "contacts",
 		"--rate", rate, "--workers", strconv.Itoa(o.workers), "--retries", strconv.Itoa(o.retries), "--summary-json", sumPath)
 	if err != nil {
 		return err

@@ -368,7 +368,7 @@ func exportScenario(ctx context.Context, e *env, name string, cfg sandboxConfig,
 	// An export of an earlier run with the same -dir came from a sandbox
 	// on another port, another target: export refuses to replace it.
 	removeExport(out)
-	a := append([]string{"export", "-o", out, "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--summary-json", sumPath}, args...)
+	a := append([]string{"export", "-o", out, "--via", "contacts", "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--summary-json", sumPath}, args...)
 	r, err := runCLI(ctx, e, clientEnv(sb.URL), runLimit, a...)
 	if err != nil {
 		return nil, err

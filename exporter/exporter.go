@@ -114,6 +114,17 @@ type Options struct {
 	Emails []string
 	// Detail is DetailFull (default) or DetailSummary.
 	Detail Detail
+	// Via is the way through the API: ViaContacts (the zero value: the
+	// contacts collection, every column exact), ViaActivities (bulk export
+	// jobs: a few requests whatever the size, BulkEmptyColumns left empty)
+	// or ViaAuto, which takes Activities unless the export needs the
+	// collection (a state file, a since time, emails, a summary, or one
+	// status of a list's members).
+	Via Via
+	// PollFirst and PollMax are the first and the longest wait between
+	// the polls of an export job (defaults DefaultPollFirst and
+	// DefaultPollMax).
+	PollFirst, PollMax time.Duration
 	// Workers bounds the detail GETs in flight (default 4).
 	Workers int
 	// Window bounds the entries listed but not yet written (default 100:
@@ -160,7 +171,7 @@ type Exporter struct {
 
 // counters are the live counts of a run, safe for concurrent use.
 type counters struct {
-	rows, listed, pages, duplicates, filtered, vanished, notFound atomic.Int64
+	rows, listed, pages, duplicates, filtered, vanished, notFound, jobs atomic.Int64
 }
 
 // New checks the options (see Validate), fills in the defaults and
@@ -186,6 +197,13 @@ func New(client Client, opts Options) (*Exporter, error) {
 		opts.Window = DefaultWindow
 	}
 	opts.Window = max(opts.Window, opts.Workers)
+	opts.Via = opts.resolveVia()
+	if opts.PollFirst <= 0 {
+		opts.PollFirst = DefaultPollFirst
+	}
+	if opts.PollMax <= 0 {
+		opts.PollMax = DefaultPollMax
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -230,7 +248,7 @@ func (opts Options) Validate() error {
 	if opts.Overlap < 0 {
 		return fmt.Errorf("overlap %v: must not be negative", opts.Overlap)
 	}
-	return nil
+	return opts.checkVia()
 }
 
 // Progress returns the rows written so far and a one-line text of the
@@ -238,7 +256,11 @@ func (opts Options) Validate() error {
 func (e *Exporter) Progress() (done int64, text string) {
 	c := &e.counts
 	req := e.client.Counters().Requests - e.base.Requests
-	text = fmt.Sprintf("rows %d, listed %d, pages %d", c.rows.Load(), c.listed.Load(), c.pages.Load())
+	if e.opts.Via == ViaActivities {
+		text = fmt.Sprintf("rows %d, export jobs %d", c.rows.Load(), c.jobs.Load())
+	} else {
+		text = fmt.Sprintf("rows %d, listed %d, pages %d", c.rows.Load(), c.listed.Load(), c.pages.Load())
+	}
 	if v := c.vanished.Load(); v > 0 {
 		text += fmt.Sprintf(", vanished %d", v)
 	}

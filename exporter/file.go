@@ -27,6 +27,7 @@ type Manifest struct {
 	Status        string `json:"status"`
 	List          string `json:"list,omitempty"`
 	Detail        string `json:"detail"`
+	Via           string `json:"via,omitempty"`
 	Target        string `json:"target,omitempty"`
 	Requests      int64  `json:"requests"`
 	Start         string `json:"start"`
@@ -82,7 +83,7 @@ func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode)
 	m := Manifest{
 		File: filepath.Base(path), Rows: sum.Rows, Bytes: sum.Bytes, SHA256: sum.SHA256,
 		HighWaterMark: sum.HighWaterMark, Since: sum.Since, Status: sum.Status, List: sum.List,
-		Detail: sum.Detail, Target: e.opts.Target, Requests: sum.Requests, Start: sum.Start, End: sum.End, ToolVersion: e.opts.Version,
+		Detail: sum.Detail, Via: sum.Via, Target: e.opts.Target, Requests: sum.Requests, Start: sum.Start, End: sum.End, ToolVersion: e.opts.Version,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err == nil {

@@ -131,6 +131,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	cleanupBulk()
 	if fixtureDir != "" {
 		os.RemoveAll(fixtureDir)
 	}

@@ -61,6 +61,20 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 			e.opts.Warnf("state file %s names no target (an earlier version wrote it): it is bound to %s from this run on", e.opts.StatePath, e.opts.Target)
 		}
 	}
+	if e.opts.Via == ViaActivities {
+		r.out = newRowWriter(w, e.opts.Raw)
+		if err := r.out.writeHeader(); err != nil {
+			return finish(fmt.Errorf("write header: %w", err))
+		}
+		err := e.exportBulk(ctx, r, r.out)
+		sum.List = r.listID
+		if err == nil {
+			if r.out.Flush(); r.out.Error() != nil {
+				err = fmt.Errorf("write csv: %w", r.out.Error())
+			}
+		}
+		return finish(err)
+	}
 	listID, err := e.resolveList(ctx)
 	if err != nil {
 		return finish(err)

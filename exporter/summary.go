@@ -31,9 +31,15 @@ type Summary struct {
 	// EmailsNotFound are --email addresses that no contact has.
 	EmailsNotFound int64 `json:"emails_not_found,omitempty"`
 
+	// Jobs are the export jobs an export through activities ran; their
+	// files held Listed contacts.
+	Jobs int64 `json:"jobs,omitempty"`
+
 	Status string `json:"status"`
 	List   string `json:"list,omitempty"`
 	Detail string `json:"detail"`
+	// Via is the way the export took: contacts or activities.
+	Via string `json:"via"`
 	// Since is the lower bound of LastUpdateTime the run used ("" for
 	// every contact); HighWaterMark is the since of the next incremental
 	// run: the run's start minus the overlap.
@@ -68,7 +74,7 @@ type Summary struct {
 // newSummary starts the summary of a run begun at start.
 func (e *Exporter) newSummary(start time.Time) *Summary {
 	return &Summary{
-		Target: e.opts.Target, Status: string(e.opts.Status), List: e.opts.List, Detail: string(e.opts.Detail),
+		Target: e.opts.Target, Status: string(e.opts.Status), List: e.opts.List, Detail: string(e.opts.Detail), Via: string(e.opts.Via),
 		HighWaterMark: formatTime(start.Add(-e.opts.Overlap)),
 		Output:        "-", Start: start.UTC().Format(time.RFC3339Nano), start: start,
 	}
@@ -81,6 +87,7 @@ func (e *Exporter) fillSummary(sum *Summary, r *run, err error) {
 	sum.Rows, sum.Listed, sum.Pages = c.rows.Load(), c.listed.Load(), c.pages.Load()
 	sum.Duplicates, sum.Filtered, sum.Vanished = c.duplicates.Load(), c.filtered.Load(), c.vanished.Load()
 	sum.EmailsNotFound = c.notFound.Load()
+	sum.Jobs = c.jobs.Load()
 	e.fillRequests(sum)
 	if r.out != nil {
 		sum.Bytes, sum.SHA256 = r.out.sum.n, r.out.sum.sha256Hex()
@@ -111,7 +118,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 		// First, so that a cron mail shows at once where the run went.
 		fmt.Fprintf(&b, "target: %s\n", s.Target)
 	}
-	fmt.Fprintf(&b, "contacts written %d (listed %d in %d pages", s.Rows, s.Listed, s.Pages)
+	if s.Via == string(ViaActivities) {
+		fmt.Fprintf(&b, "contacts written %d (through activities: %d in the files of %d export jobs", s.Rows, s.Listed, s.Jobs)
+	} else {
+		fmt.Fprintf(&b, "contacts written %d (listed %d in %d pages", s.Rows, s.Listed, s.Pages)
+	}
 	for _, x := range []struct {
 		n    int64
 		what string

@@ -1,0 +1,300 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"ctctbulk/ctct"
+	"ctctbulk/mapping"
+)
+
+// Via says which way of the API an export takes.
+type Via string
+
+// The ways of an export. ViaContacts walks the contacts collection (one
+// request per 50 contacts listed, plus one per contact for a full
+// export): every column, exact. ViaActivities runs one EXPORT_CONTACTS
+// job per list (BULK.md): a few requests for any number of contacts, but
+// the columns of BulkEmptyColumns stay empty. ViaAuto picks one (see
+// Options.Via).
+const (
+	ViaAuto       Via = "auto"
+	ViaContacts   Via = "contacts"
+	ViaActivities Via = "activities"
+)
+
+// Default waits between the polls of an export job: the first, and the
+// longest (each wait is half as long again as the one before). A nightly
+// export does not mind learning of a finished job a minute late, and long
+// waits keep the polls of a million-contact export to about ten.
+const (
+	DefaultPollFirst = 2 * time.Second
+	DefaultPollMax   = time.Minute
+)
+
+// dateAddedLayout is how an export file writes Date Added (BULK.md).
+const dateAddedLayout = "01/02/2006 03:04 PM GMT"
+
+// BulkClient is what an export through Activities needs besides Client;
+// *ctct.Client provides it. Every call goes through the client's request
+// loop (limiter, retries, request budget).
+type BulkClient interface {
+	Client
+	CreateActivity(ctx context.Context, req *ctct.ActivityRequest) (*ctct.Activity, error)
+	WaitActivity(ctx context.Context, id string, o ctct.WaitOptions) (*ctct.Activity, error)
+	ExportFile(ctx context.Context, a *ctct.Activity) (io.ReadCloser, error)
+}
+
+// ErrJobFailed: an export job ended in ERROR; nothing was put in place.
+var ErrJobFailed = errors.New("export job failed")
+
+// filledByBulk are the columns of the canonical header that an export
+// through Activities fills besides the bulk columns: Status (from the
+// system list, where it says one status), ContactLists (from the file's
+// list columns), OptInSource (Added By) and OptInTime (Date Added, to the
+// minute).
+var filledByBulk = [...]string{"Status", mapping.ListsField, "OptInSource", "OptInTime"}
+
+// BulkEmptyColumns returns the columns of the export header that an
+// export through Activities leaves empty, in header order: the file has
+// no contact id, no server times, no opt-out data and no column for them.
+func BulkEmptyColumns() []string {
+	var out []string
+	for _, name := range mapping.ExportHeader() {
+		if slices.Contains(filledByBulk[:], name) {
+			continue
+		}
+		if f, ok := ctct.LookupField(name); ok && f.Bulk != "" {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// resolveVia returns the way an export with opts takes. Auto takes
+// Activities for a full export of whole lists, and the collection for
+// what only the collection can do: an incremental or --since export
+// (bulk exports cannot filter by update time), given emails, a summary
+// export, and the members of a list that are of one status (an export
+// file does not say a contact's status).
+func (opts *Options) resolveVia() Via {
+	if opts.Via != ViaAuto {
+		if opts.Via == "" {
+			return ViaContacts
+		}
+		return opts.Via
+	}
+	if opts.StatePath != "" || !opts.Since.IsZero() || len(opts.Emails) > 0 || opts.Detail == DetailSummary ||
+		(strings.TrimSpace(opts.List) != "" && opts.Status != "" && opts.Status != StatusAll) {
+		return ViaContacts
+	}
+	return ViaActivities
+}
+
+// checkVia reports options that an export through Activities cannot
+// honour.
+func (opts Options) checkVia() error {
+	switch opts.Via {
+	case "", ViaAuto, ViaContacts:
+		return nil
+	case ViaActivities:
+	default:
+		return fmt.Errorf("unknown way %q: use auto, contacts or activities", opts.Via)
+	}
+	switch {
+	case opts.StatePath != "":
+		return errors.New("an incremental export (state file) goes through the contacts collection: bulk exports cannot filter by update time")
+	case !opts.Since.IsZero():
+		return errors.New("an export of the contacts changed since a time goes through the contacts collection: bulk exports cannot filter by update time")
+	case len(opts.Emails) > 0:
+		return errors.New("an export of given emails goes through the contacts collection")
+	case opts.Detail == DetailSummary:
+		return errors.New("a summary export goes through the contacts collection (an export through activities writes every bulk column)")
+	case strings.TrimSpace(opts.List) != "" && opts.Status != "" && opts.Status != StatusAll:
+		return errors.New("the members of a list that have one status go through the contacts collection: a list's export file does not say a contact's status")
+	}
+	return nil
+}
+
+// bulkJob is one export job of a run: the list it exports and, for a
+// system list that says one status, that status.
+type bulkJob struct {
+	list   string // list number or system list word
+	status string // contact status of every row, or ""
+	act    *ctct.Activity
+}
+
+// exportBulk writes the export through Activities: one EXPORT_CONTACTS
+// job per list (the system lists the status selects, or the --list),
+// all created first so that the server runs them while the earlier files
+// are read, then each waited for and its file streamed into the
+// canonical header, one row in memory at a time. The system lists are
+// disjoint (a contact has one status), so their files need no merge.
+func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error {
+	bc, ok := e.client.(BulkClient)
+	if !ok {
+		return errors.New("export through activities: the client cannot run bulk jobs")
+	}
+	lists, err := e.client.Lists(ctx)
+	if err != nil {
+		return fmt.Errorf("read lists: %w", err)
+	}
+	var jobs []*bulkJob
+	switch {
+	case e.opts.List != "":
+		found, err := ctct.FindList(lists, e.opts.List)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrUnknownList, err)
+		}
+		r.listID = ctct.Number(found.ID)
+		jobs = append(jobs, &bulkJob{list: r.listID})
+	case e.opts.Status == StatusAll:
+		for _, k := range kinds {
+			jobs = append(jobs, &bulkJob{list: string(k), status: kindStatus(k)})
+		}
+	default:
+		jobs = append(jobs, &bulkJob{list: string(e.opts.Status), status: kindStatus(e.opts.Status)})
+	}
+	names := listsByName(lists)
+	var cols []string
+	for _, f := range ctct.BulkFields() {
+		if f.Name != "EmailAddress" {
+			cols = append(cols, f.Bulk)
+		}
+	}
+	for _, j := range jobs {
+		a, err := bc.CreateActivity(ctx, &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: &ctct.ExportOptions{
+			List: j.list, FileType: ctct.FileTypeCSV, DateAdded: true, Source: true, ListNames: true,
+			SortBy: ctct.SortByEmail, Columns: cols,
+		}})
+		if err != nil {
+			return fmt.Errorf("export list %s: %w", j.list, err)
+		}
+		j.act = a
+		e.counts.jobs.Add(1)
+	}
+	poll := ctct.WaitOptions{First: e.opts.PollFirst, Max: e.opts.PollMax}
+	for _, j := range jobs {
+		a, err := bc.WaitActivity(ctx, j.act.ID, poll)
+		if err != nil {
+			return fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
+		}
+		if a.Status == ctct.ActivityError {
+			return fmt.Errorf("%w: the export of list %s (job %s) ended in %s", ErrJobFailed, j.list, a.Key(), a.Status)
+		}
+		j.act = a
+		if err := e.copyFile(ctx, bc, j, names, rw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kindStatus is the contact status of every member of a system list, ""
+// for the active list (Active or Unconfirmed: the file does not say).
+func kindStatus(k Status) string {
+	switch k {
+	case StatusRemoved:
+		return ctct.StatusRemoved
+	case StatusDoNotMail:
+		return ctct.StatusDoNotMail
+	}
+	return ""
+}
+
+// listsByName maps each user list's name to its id URIs (more than one
+// when names repeat).
+func listsByName(lists []ctct.List) map[string][]string {
+	m := map[string][]string{}
+	for _, l := range lists {
+		if n := ctct.Number(l.ID); n != "" && strings.Trim(n, "0123456789") == "" {
+			m[l.Name] = append(m[l.Name], l.ID)
+		}
+	}
+	return m
+}
+
+// copyFile streams one job's file into rw.
+func (e *Exporter) copyFile(ctx context.Context, bc BulkClient, j *bulkJob, names map[string][]string, rw *rowWriter) (err error) {
+	body, err := bc.ExportFile(ctx, j.act)
+	if err != nil {
+		return fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
+	}
+	defer body.Close()
+	er, err := ctct.NewExportReader(body, ctct.ExportFileType(j.act.FileName))
+	if err != nil {
+		return fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
+	}
+	// The list columns, resolved once per file. A name that is not (or
+	// no longer) one list's is left out of ContactLists, with a warning.
+	ids := make(map[string]string, len(er.ListNames))
+	for _, n := range er.ListNames {
+		switch found := names[n]; len(found) {
+		case 1:
+			ids[n] = found[0]
+		case 0:
+			e.opts.Warnf("the export file of list %s has a column for list %q, which the account's lists do not name: its memberships are left out of ContactLists", j.list, n)
+		default:
+			e.opts.Warnf("%d lists are named %q: their memberships are left out of ContactLists (--via contacts writes them)", len(found), n)
+		}
+	}
+	badDate := false
+	c := &e.counts
+	for {
+		x, err := er.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.listed.Add(1)
+		ct := x.BulkRow.Contact()
+		ct.Status = j.status
+		for _, n := range x.Lists {
+			if id, ok := ids[n]; ok {
+				ct.Lists = append(ct.Lists, ctct.ListMembership{ID: id})
+			}
+		}
+		slices.SortFunc(ct.Lists, func(a, b ctct.ListMembership) int { return compareNumbers(ctct.Number(a.ID), ctct.Number(b.ID)) })
+		optIn := ""
+		if x.DateAdded != "" {
+			if t, err := time.Parse(dateAddedLayout, x.DateAdded); err == nil {
+				optIn = formatTime(t)
+			} else if !badDate {
+				badDate = true
+				e.opts.Warnf("the export file of list %s has a Date Added %q that is not %s: such dates are left out of OptInTime", j.list, x.DateAdded, dateAddedLayout)
+			}
+		}
+		if err := rw.Write(mapping.ExportRow(ct, x.AddedBy, optIn)); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+		c.rows.Add(1)
+	}
+}
+
+// compareNumbers orders list numbers numerically (then as text).
+func compareNumbers(a, b string) int {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	if errA == nil && errB == nil {
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	return strings.Compare(a, b)
+}
