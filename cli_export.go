@@ -67,8 +67,8 @@ changed since the last complete run.`,
 	flags.StringVar(&o.detail, "detail", "full", "`full` (one request per contact, every field) or summary (the listing's fields, one request per 50 contacts)")
 	flags.StringVar(&o.via, "via", string(exporter.ViaAuto), "way through the API: contacts (the contacts collection: every column, exact; about one request per contact), "+
 		"activities (one bulk export job per list: a few requests for any size; these columns stay empty: "+strings.Join(exporter.BulkEmptyColumns(), ", ")+
-		"; Status is empty for the active list, whose contacts are Active or Unconfirmed; OptInTime is to the minute) "+
-		"or auto (activities, except with --state, --since, --email, --detail summary, or --list with one --status, which take contacts)")
+		"; Status is empty for active contacts (Active or Unconfirmed: the file does not say) and with --list alone; OptInTime is to the minute) "+
+		"or auto (activities, except with --state, --since, --email or --detail summary, which take contacts)")
 	flags.IntVar(&o.workers, "workers", exporter.DefaultWorkers, "contact details fetched at once")
 	flags.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
 	flags.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this `FILE`")

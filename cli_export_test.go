@@ -70,7 +70,6 @@ func TestExportUsage(t *testing.T) {
 		{[]string{"--via", "activities", "--since", "2024-01-01"}, "update time"},
 		{[]string{"--via", "activities", "--email", "a@example.com"}, "emails"},
 		{[]string{"--via", "activities", "--detail", "summary"}, "summary"},
-		{[]string{"--via", "activities", "--list", "2", "--status", "active"}, "status"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 	}
 	db := filepath.Join(t.TempDir(), "s.db")

@@ -79,11 +79,10 @@ func BulkEmptyColumns() []string {
 }
 
 // resolveVia returns the way an export with opts takes. Auto takes
-// Activities for a full export of whole lists, and the collection for
-// what only the collection can do: an incremental or --since export
-// (bulk exports cannot filter by update time), given emails, a summary
-// export, and the members of a list that are of one status (an export
-// file does not say a contact's status).
+// Activities for a full export of lists, and the collection for what
+// only the collection can do, and does cheaply: an incremental or --since
+// export (bulk exports cannot filter by update time), given emails, a
+// summary export.
 func (opts *Options) resolveVia() Via {
 	if opts.Via != ViaAuto {
 		if opts.Via == "" {
@@ -91,8 +90,7 @@ func (opts *Options) resolveVia() Via {
 		}
 		return opts.Via
 	}
-	if opts.StatePath != "" || !opts.Since.IsZero() || len(opts.Emails) > 0 || opts.Detail == DetailSummary ||
-		(strings.TrimSpace(opts.List) != "" && opts.Status != "" && opts.Status != StatusAll) {
+	if opts.StatePath != "" || !opts.Since.IsZero() || len(opts.Emails) > 0 || opts.Detail == DetailSummary {
 		return ViaContacts
 	}
 	return ViaActivities
@@ -117,8 +115,6 @@ func (opts Options) checkVia() error {
 		return errors.New("an export of given emails goes through the contacts collection")
 	case opts.Detail == DetailSummary:
 		return errors.New("a summary export goes through the contacts collection (an export through activities writes every bulk column)")
-	case strings.TrimSpace(opts.List) != "" && opts.Status != "" && opts.Status != StatusAll:
-		return errors.New("the members of a list that have one status go through the contacts collection: a list's export file does not say a contact's status")
 	}
 	return nil
 }
@@ -128,7 +124,10 @@ func (opts Options) checkVia() error {
 type bulkJob struct {
 	list   string // list number or system list word
 	status string // contact status of every row, or ""
-	act    *ctct.Activity
+	// joined: the file is one side of a join, which needs it sorted;
+	// emailOnly: it is the filter side (emails alone).
+	joined, emailOnly bool
+	act               *ctct.Activity
 }
 
 // exportBulk writes the export through Activities: one EXPORT_CONTACTS
@@ -136,7 +135,10 @@ type bulkJob struct {
 // all created first so that the server runs them while the earlier files
 // are read, then each waited for and its file streamed into the
 // canonical header, one row in memory at a time. The system lists are
-// disjoint (a contact has one status), so their files need no merge.
+// disjoint (a contact has one status), so their files need no merge. The
+// members of a list that have one status are the list's file joined with
+// the emails of the status's system list: both files are sorted by email,
+// so the join streams them side by side.
 func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error {
 	bc, ok := e.client.(BulkClient)
 	if !ok {
@@ -155,6 +157,10 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 		}
 		r.listID = ctct.Number(found.ID)
 		jobs = append(jobs, &bulkJob{list: r.listID})
+		if e.opts.Status != StatusAll {
+			jobs[0].status, jobs[0].joined = kindStatus(e.opts.Status), true
+			jobs = append(jobs, &bulkJob{list: string(e.opts.Status), joined: true, emailOnly: true})
+		}
 	case e.opts.Status == StatusAll:
 		for _, k := range kinds {
 			jobs = append(jobs, &bulkJob{list: string(k), status: kindStatus(k)})
@@ -162,7 +168,6 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 	default:
 		jobs = append(jobs, &bulkJob{list: string(e.opts.Status), status: kindStatus(e.opts.Status)})
 	}
-	names := listsByName(lists)
 	var cols []string
 	for _, f := range ctct.BulkFields() {
 		if f.Name != "EmailAddress" {
@@ -170,30 +175,191 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 		}
 	}
 	for _, j := range jobs {
-		a, err := bc.CreateActivity(ctx, &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: &ctct.ExportOptions{
-			List: j.list, FileType: ctct.FileTypeCSV, DateAdded: true, Source: true, ListNames: true,
-			SortBy: ctct.SortByEmail, Columns: cols,
-		}})
+		x := &ctct.ExportOptions{List: j.list, FileType: ctct.FileTypeCSV, SortBy: ctct.SortByEmail}
+		if !j.emailOnly {
+			x.DateAdded, x.Source, x.ListNames, x.Columns = true, true, true, cols
+		}
+		a, err := bc.CreateActivity(ctx, &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: x})
 		if err != nil {
 			return fmt.Errorf("export list %s: %w", j.list, err)
 		}
 		j.act = a
 		e.counts.jobs.Add(1)
 	}
-	poll := ctct.WaitOptions{First: e.opts.PollFirst, Max: e.opts.PollMax}
+	names := listsByName(lists)
+	if len(jobs) == 2 && jobs[1].emailOnly {
+		return e.joinFiles(ctx, bc, jobs[0], jobs[1], names, rw)
+	}
 	for _, j := range jobs {
-		a, err := bc.WaitActivity(ctx, j.act.ID, poll)
+		f, err := e.openFile(ctx, bc, j, names)
 		if err != nil {
-			return fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
+			return err
 		}
-		if a.Status == ctct.ActivityError {
-			return fmt.Errorf("%w: the export of list %s (job %s) ended in %s", ErrJobFailed, j.list, a.Key(), a.Status)
-		}
-		j.act = a
-		if err := e.copyFile(ctx, bc, j, names, rw); err != nil {
+		err = f.copyTo(ctx, rw)
+		f.close()
+		if err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// joinFiles writes the rows of the list's file whose email is in the
+// filter's file. Both are sorted by email (sortBy EMAIL_ADDRESS); a file
+// found out of order is an error, never a silent miss.
+func (e *Exporter) joinFiles(ctx context.Context, bc BulkClient, list, filter *bulkJob, names map[string][]string, rw *rowWriter) error {
+	lf, err := e.openFile(ctx, bc, list, names)
+	if err != nil {
+		return err
+	}
+	defer lf.close()
+	ff, err := e.openFile(ctx, bc, filter, names)
+	if err != nil {
+		return err
+	}
+	defer ff.close()
+	var fkey string
+	fdone := false
+	for {
+		x, key, err := lf.next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for !fdone && fkey < key {
+			if _, fkey, err = ff.next(ctx); err == io.EOF {
+				fdone = true
+			} else if err != nil {
+				return err
+			}
+		}
+		if !fdone && fkey == key {
+			if err := lf.write(rw, x); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// bulkFile is the file of a finished job, read one row at a time.
+type bulkFile struct {
+	e     *Exporter
+	j     *bulkJob
+	body  io.ReadCloser
+	er    *ctct.ExportReader
+	ids   map[string]string // list name to id URI, for ContactLists
+	prev  string            // the last email key read, to check the order
+	dated bool              // a Date Added was found unreadable (warned once)
+}
+
+// openFile waits for the job to finish and opens its file. A job that
+// ended in ERROR is ErrJobFailed.
+func (e *Exporter) openFile(ctx context.Context, bc BulkClient, j *bulkJob, names map[string][]string) (*bulkFile, error) {
+	a, err := bc.WaitActivity(ctx, j.act.ID, ctct.WaitOptions{First: e.opts.PollFirst, Max: e.opts.PollMax})
+	if err != nil {
+		return nil, fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
+	}
+	if a.Status == ctct.ActivityError {
+		return nil, fmt.Errorf("%w: the export of list %s (job %s) ended in %s", ErrJobFailed, j.list, a.Key(), a.Status)
+	}
+	j.act = a
+	body, err := bc.ExportFile(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("export list %s (job %s): %w", j.list, a.Key(), err)
+	}
+	er, err := ctct.NewExportReader(body, ctct.ExportFileType(a.FileName))
+	if err != nil {
+		body.Close()
+		return nil, fmt.Errorf("export list %s (job %s): %w", j.list, a.Key(), err)
+	}
+	// The list columns, resolved once per file. A name that is not (or
+	// no longer) one list's is left out of ContactLists, with a warning.
+	ids := make(map[string]string, len(er.ListNames))
+	for _, n := range er.ListNames {
+		switch found := names[n]; len(found) {
+		case 1:
+			ids[n] = found[0]
+		case 0:
+			e.opts.Warnf("the export file of list %s has a column for list %q, which the account's lists do not name: its memberships are left out of ContactLists", j.list, n)
+		default:
+			e.opts.Warnf("%d lists are named %q: their memberships are left out of ContactLists (--via contacts writes them)", len(found), n)
+		}
+	}
+	return &bulkFile{e: e, j: j, body: body, er: er, ids: ids}, nil
+}
+
+func (f *bulkFile) close() { f.body.Close() }
+
+// next returns the next row and its email key (lower-cased), io.EOF
+// after the last. Keys must not go down: the join relies on the order.
+func (f *bulkFile) next(ctx context.Context) (*ctct.ExportRow, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	x, err := f.er.Read()
+	if err == io.EOF {
+		return nil, "", io.EOF
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("export list %s (job %s): %w", f.j.list, f.j.act.Key(), err)
+	}
+	if !f.j.emailOnly {
+		f.e.counts.listed.Add(1)
+	}
+	key := strings.ToLower(x.EmailAddress)
+	if f.j.joined {
+		if key < f.prev {
+			return nil, "", fmt.Errorf("export list %s (job %s): the file is not sorted by email (%q after %q): "+
+				"the members of a list of one status cannot be picked out; use --via contacts", f.j.list, f.j.act.Key(), x.EmailAddress, f.prev)
+		}
+		f.prev = key
+	}
+	return x, key, nil
+}
+
+// copyTo writes every row of the file.
+func (f *bulkFile) copyTo(ctx context.Context, rw *rowWriter) error {
+	for {
+		x, _, err := f.next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := f.write(rw, x); err != nil {
+			return err
+		}
+	}
+}
+
+// write writes one row of the file in the canonical header: the bulk
+// columns, Status when the list says it, ContactLists from the list
+// columns, OptInSource from Added By and OptInTime from Date Added.
+func (f *bulkFile) write(rw *rowWriter, x *ctct.ExportRow) error {
+	ct := x.BulkRow.Contact()
+	ct.Status = f.j.status
+	for _, n := range x.Lists {
+		if id, ok := f.ids[n]; ok {
+			ct.Lists = append(ct.Lists, ctct.ListMembership{ID: id})
+		}
+	}
+	slices.SortFunc(ct.Lists, func(a, b ctct.ListMembership) int { return compareNumbers(ctct.Number(a.ID), ctct.Number(b.ID)) })
+	optIn := ""
+	if x.DateAdded != "" {
+		if t, err := time.Parse(dateAddedLayout, x.DateAdded); err == nil {
+			optIn = formatTime(t)
+		} else if !f.dated {
+			f.dated = true
+			f.e.opts.Warnf("the export file of list %s has a Date Added %q that is not %s: such dates are left out of OptInTime", f.j.list, x.DateAdded, dateAddedLayout)
+		}
+	}
+	if err := rw.Write(mapping.ExportRow(ct, x.AddedBy, optIn)); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	f.e.counts.rows.Add(1)
 	return nil
 }
 
@@ -219,68 +385,6 @@ func listsByName(lists []ctct.List) map[string][]string {
 		}
 	}
 	return m
-}
-
-// copyFile streams one job's file into rw.
-func (e *Exporter) copyFile(ctx context.Context, bc BulkClient, j *bulkJob, names map[string][]string, rw *rowWriter) (err error) {
-	body, err := bc.ExportFile(ctx, j.act)
-	if err != nil {
-		return fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
-	}
-	defer body.Close()
-	er, err := ctct.NewExportReader(body, ctct.ExportFileType(j.act.FileName))
-	if err != nil {
-		return fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
-	}
-	// The list columns, resolved once per file. A name that is not (or
-	// no longer) one list's is left out of ContactLists, with a warning.
-	ids := make(map[string]string, len(er.ListNames))
-	for _, n := range er.ListNames {
-		switch found := names[n]; len(found) {
-		case 1:
-			ids[n] = found[0]
-		case 0:
-			e.opts.Warnf("the export file of list %s has a column for list %q, which the account's lists do not name: its memberships are left out of ContactLists", j.list, n)
-		default:
-			e.opts.Warnf("%d lists are named %q: their memberships are left out of ContactLists (--via contacts writes them)", len(found), n)
-		}
-	}
-	badDate := false
-	c := &e.counts
-	for {
-		x, err := er.Read()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c.listed.Add(1)
-		ct := x.BulkRow.Contact()
-		ct.Status = j.status
-		for _, n := range x.Lists {
-			if id, ok := ids[n]; ok {
-				ct.Lists = append(ct.Lists, ctct.ListMembership{ID: id})
-			}
-		}
-		slices.SortFunc(ct.Lists, func(a, b ctct.ListMembership) int { return compareNumbers(ctct.Number(a.ID), ctct.Number(b.ID)) })
-		optIn := ""
-		if x.DateAdded != "" {
-			if t, err := time.Parse(dateAddedLayout, x.DateAdded); err == nil {
-				optIn = formatTime(t)
-			} else if !badDate {
-				badDate = true
-				e.opts.Warnf("the export file of list %s has a Date Added %q that is not %s: such dates are left out of OptInTime", j.list, x.DateAdded, dateAddedLayout)
-			}
-		}
-		if err := rw.Write(mapping.ExportRow(ct, x.AddedBy, optIn)); err != nil {
-			return fmt.Errorf("write csv: %w", err)
-		}
-		c.rows.Add(1)
-	}
 }
 
 // compareNumbers orders list numbers numerically (then as text).

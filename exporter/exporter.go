@@ -118,8 +118,7 @@ type Options struct {
 	// contacts collection, every column exact), ViaActivities (bulk export
 	// jobs: a few requests whatever the size, BulkEmptyColumns left empty)
 	// or ViaAuto, which takes Activities unless the export needs the
-	// collection (a state file, a since time, emails, a summary, or one
-	// status of a list's members).
+	// collection (a state file, a since time, emails, a summary).
 	Via Via
 	// PollFirst and PollMax are the first and the longest wait between
 	// the polls of an export job (defaults DefaultPollFirst and
