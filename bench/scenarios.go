@@ -62,6 +62,10 @@ func scenarios() []scenario {
 			"kill lands mid-run; resumed run exit 0; state exact", false, scenKillResume},
 		{"dup-emails-200k", "import of 200,000 rows repeating 3 emails, --rate 1000 --workers 8",
 			"exit 0; 3 created, the rest unchanged; peak RSS < 64 MB", false, scenDupEmails200k},
+		{"bulk-export-10k", "export of 10,000 seeded contacts --via activities (sandbox at its default activity knobs), then --via contacts",
+			"exit 0; every contact; requests <= 20; equal on every bulk column to the collection export", false, scenBulkExport10k},
+		{"bulk-export-1m", "export of 1,000,000 seeded contacts --via activities (sandbox at its default activity knobs; the store is seeded once, in -cache), and bulk-export-10k",
+			"exit 0; every contact; requests <= 20; peak RSS < 64 MB; bulk-export-10k passes", true, scenBulkExport1m},
 		{"export-full-100k", "full export of the 100,000 seeded contacts, --rate 1000 --workers 8 (~100,000 requests)",
 			"exit 0; every contact; requests <= N + N/50 + 3; peak RSS < 64 MB", true, scenExportFull100k},
 	}
@@ -368,7 +372,7 @@ func exportScenario(ctx context.Context, e *env, name string, cfg sandboxConfig,
 	// An export of an earlier run with the same -dir came from a sandbox
 	// on another port, another target: export refuses to replace it.
 	removeExport(out)
-	a := append([]string{"export", "-o", out, "--via", "contacts", "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--summary-json", sumPath}, args...)
+	a := append([]string{"export", "-o", out, "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--summary-json", sumPath}, args...)
 	r, err := runCLI(ctx, e, clientEnv(sb.URL), runLimit, a...)
 	if err != nil {
 		return nil, err
@@ -446,7 +450,7 @@ func pagesFor(n int) int64 { return int64((n+49)/50 + 3) }
 func scenExportFull5k(ctx context.Context, e *env) (*result, error) {
 	n := e.rows(5000)
 	res, err := exportScenario(ctx, e, "export-full-5k", sandboxConfig{Seed: n, Latency: 20 * time.Millisecond, RandSeed: e.seed},
-		n, 100, int64(n)+pagesFor(n), "--detail", "full", "--workers", "8")
+		n, 100, int64(n)+pagesFor(n), "--detail", "full", "--workers", "8", "--via", "contacts")
 	if err == nil {
 		addRateCheck(res)
 	}
@@ -456,7 +460,7 @@ func scenExportFull5k(ctx context.Context, e *env) (*result, error) {
 func scenExportRate50(ctx context.Context, e *env) (*result, error) {
 	n := e.rows(1000)
 	res, err := exportScenario(ctx, e, "export-rate50", sandboxConfig{Seed: n, Latency: 20 * time.Millisecond, RandSeed: e.seed},
-		n, 50, int64(n)+pagesFor(n), "--detail", "full")
+		n, 50, int64(n)+pagesFor(n), "--detail", "full", "--via", "contacts")
 	if err == nil {
 		addRateCheck(res)
 	}
@@ -480,7 +484,7 @@ func seededStore(e *env, n int) sandboxConfig {
 func scenExportSummary100k(ctx context.Context, e *env) (*result, error) {
 	n := e.rows(100_000)
 	res, err := exportScenario(ctx, e, "export-summary-100k", seededStore(e, n),
-		n, 1000, pagesFor(n), "--detail", "summary")
+		n, 1000, pagesFor(n), "--detail", "summary", "--via", "contacts")
 	if err == nil {
 		res.Rate, res.RateRatio = 0, 0 // the page walk is sequential: a latency test, not a rate one
 		res.add("peak RSS", "< 64 MB", fmt.Sprintf("%.1f MB", float64(res.PeakRSSBytes)/(1<<20)), res.PeakRSSBytes < maxRSS)
@@ -491,7 +495,7 @@ func scenExportSummary100k(ctx context.Context, e *env) (*result, error) {
 func scenExportFull100k(ctx context.Context, e *env) (*result, error) {
 	n := e.rows(100_000)
 	res, err := exportScenario(ctx, e, "export-full-100k", seededStore(e, n),
-		n, 1000, int64(n)+pagesFor(n), "--detail", "full", "--workers", "8")
+		n, 1000, int64(n)+pagesFor(n), "--detail", "full", "--workers", "8", "--via", "contacts")
 	if err == nil {
 		res.add("peak RSS", "< 64 MB", fmt.Sprintf("%.1f MB", float64(res.PeakRSSBytes)/(1<<20)), res.PeakRSSBytes < maxRSS)
 	}
