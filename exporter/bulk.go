@@ -31,12 +31,19 @@ const (
 
 // Default waits between the polls of an export job: the first, and the
 // longest (each wait is half as long again as the one before). A nightly
-// export does not mind learning of a finished job a minute late, and long
-// waits keep the polls of a million-contact export to about ten.
+// export does not mind learning of a finished job a minute late, and the
+// request budget of a big export is kept by polls that long.
 const (
 	DefaultPollFirst = 2 * time.Second
 	DefaultPollMax   = time.Minute
 )
+
+// pollRowsPerSecond sizes the first wait of a job whose list says how
+// many contacts it holds: the time the job would take at this speed (a
+// fast server's), so that a big job is not polled a dozen times while it
+// is sure to be running. A slower server is polled on from there, each
+// wait half as long again as the one before.
+const pollRowsPerSecond = 20000
 
 // dateAddedLayout is how an export file writes Date Added (BULK.md).
 const dateAddedLayout = "01/02/2006 03:04 PM GMT"
@@ -54,20 +61,17 @@ type BulkClient interface {
 // ErrJobFailed: an export job ended in ERROR; nothing was put in place.
 var ErrJobFailed = errors.New("export job failed")
 
-// filledByBulk are the columns of the canonical header that an export
-// through Activities fills besides the bulk columns: Status (from the
-// system list, where it says one status), ContactLists (from the file's
-// list columns), OptInSource (Added By) and OptInTime (Date Added, to the
-// minute).
-var filledByBulk = [...]string{"Status", mapping.ListsField, "OptInSource", "OptInTime"}
-
 // BulkEmptyColumns returns the columns of the export header that an
 // export through Activities leaves empty, in header order: the file has
 // no contact id, no server times, no opt-out data and no column for them.
 func BulkEmptyColumns() []string {
 	var out []string
 	for _, name := range mapping.ExportHeader() {
-		if slices.Contains(filledByBulk[:], name) {
+		switch name {
+		// Filled besides the bulk columns: Status from the system list
+		// (where it says one status), ContactLists from the file's list
+		// columns, OptInSource from Added By, OptInTime from Date Added.
+		case "Status", mapping.ListsField, "OptInSource", "OptInTime":
 			continue
 		}
 		if f, ok := ctct.LookupField(name); ok && f.Bulk != "" {
@@ -127,6 +131,7 @@ type bulkJob struct {
 	// joined: the file is one side of a join, which needs it sorted;
 	// emailOnly: it is the filter side (emails alone).
 	joined, emailOnly bool
+	rows              int // contacts of the list, -1 when the server does not say
 	act               *ctct.Activity
 }
 
@@ -185,6 +190,14 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 		}
 		j.act = a
 		e.counts.jobs.Add(1)
+	}
+	for _, j := range jobs {
+		j.rows = -1
+		for _, l := range lists {
+			if ctct.Number(l.ID) == j.list && l.CountKnown {
+				j.rows = l.ContactCount
+			}
+		}
 	}
 	names := listsByName(lists)
 	if len(jobs) == 2 && jobs[1].emailOnly {
@@ -257,7 +270,11 @@ type bulkFile struct {
 // openFile waits for the job to finish and opens its file. A job that
 // ended in ERROR is ErrJobFailed.
 func (e *Exporter) openFile(ctx context.Context, bc BulkClient, j *bulkJob, names map[string][]string) (*bulkFile, error) {
-	a, err := bc.WaitActivity(ctx, j.act.ID, ctct.WaitOptions{First: e.opts.PollFirst, Max: e.opts.PollMax})
+	first := e.opts.PollFirst
+	if j.rows > 0 {
+		first = max(first, time.Duration(float64(j.rows)/pollRowsPerSecond*float64(time.Second)))
+	}
+	a, err := bc.WaitActivity(ctx, j.act.ID, ctct.WaitOptions{First: first, Max: max(e.opts.PollMax, first)})
 	if err != nil {
 		return nil, fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
 	}

@@ -122,7 +122,8 @@ type Options struct {
 	Via Via
 	// PollFirst and PollMax are the first and the longest wait between
 	// the polls of an export job (defaults DefaultPollFirst and
-	// DefaultPollMax).
+	// DefaultPollMax); the first wait of a job whose list says its size
+	// is at least the time the job takes at 20,000 contacts a second.
 	PollFirst, PollMax time.Duration
 	// Workers bounds the detail GETs in flight (default 4).
 	Workers int
