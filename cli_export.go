@@ -43,9 +43,11 @@ func newExportCmd(s streams) *cobra.Command {
 		Long: `Export writes the account's contacts to CSV with the canonical header, so that
 an export imports with no mapping. -o FILE is written beside the target and
 renamed when complete, with FILE.manifest.json; --state FILE exports only what
-changed since the last complete run.`,
+changed since the last complete run. A full export goes through bulk export
+jobs (--via activities: a few requests whatever the size, some columns empty)
+unless --via contacts asks for the exact, one-request-per-contact path.`,
 		Example: `  ctctbulk export -o contacts.csv
-  ctctbulk export --status active --detail summary -o active.csv
+  ctctbulk export --via contacts -o contacts.csv
   ctctbulk export --state nightly.state -o changes.csv`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
