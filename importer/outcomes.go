@@ -177,7 +177,7 @@ func newListResolver(ctx context.Context, client Client, global []string, m *map
 // meanwhile, reads the lists again rather than making a second one.
 func (r *listResolver) create(ctx context.Context, name string, warnf func(string, ...any)) error {
 	name = strings.TrimSpace(name)
-	if strings.Trim(name, "0123456789") == "" {
+	if name == "" || ctct.IsNumber(name) {
 		return nil
 	}
 	if _, err := ctct.FindList(r.lists, name); err == nil {
