@@ -134,7 +134,7 @@ type listResolver struct {
 	client Client
 	lists  []ctct.List
 	global []ctct.ListMembership
-	byCell map[string]string // a ContactLists entry -> list URI, or "" when unknown
+	byCell map[string]cellList // what each ContactLists entry met so far resolved to
 }
 
 // ErrUnknownList is returned when a --list value names no list.
@@ -145,7 +145,7 @@ var ErrUnknownList = fmt.Errorf("unknown list")
 // when create is set (names in global and in cells, the ContactLists
 // entries of the file), and resolves the --list values.
 func newListResolver(ctx context.Context, client Client, global []string, m *mapping.Mapping, create bool, cells []string, warnf func(string, ...any)) (*listResolver, error) {
-	r := &listResolver{client: client, byCell: map[string]string{}}
+	r := &listResolver{client: client, byCell: map[string]cellList{}}
 	if len(global) == 0 && !m.HasListsColumn() {
 		return r, nil
 	}
@@ -203,6 +203,13 @@ func (r *listResolver) create(ctx context.Context, name string, warnf func(strin
 	return nil
 }
 
+// cellList is what a ContactLists entry resolved to: a list URI, or why
+// no list has it.
+type cellList struct {
+	uri string
+	err error
+}
+
 // forRow returns the run's lists plus the row's.
 func (r *listResolver) forRow(row []string) ([]ctct.ListMembership, error) {
 	if len(row) == 0 {
@@ -210,20 +217,21 @@ func (r *listResolver) forRow(row []string) ([]ctct.ListMembership, error) {
 	}
 	out := append([]ctct.ListMembership(nil), r.global...)
 	for _, v := range row {
-		uri, ok := r.byCell[v]
+		c, ok := r.byCell[v]
 		if !ok {
-			if l, err := ctct.FindList(r.lists, v); err == nil {
-				uri = r.client.ListURI(ctct.Number(l.ID))
+			l, err := ctct.FindList(r.lists, v)
+			if err == nil {
+				c.uri = r.client.ListURI(ctct.Number(l.ID))
 			}
+			c.err = err
 			if len(r.byCell) < 10000 {
-				r.byCell[v] = uri
+				r.byCell[v] = c
 			}
 		}
-		if uri == "" {
-			_, err := ctct.FindList(r.lists, v)
-			return nil, fmt.Errorf("column ContactLists: %w", err)
+		if c.err != nil {
+			return nil, fmt.Errorf("column ContactLists: %w", c.err)
 		}
-		out = appendList(out, uri)
+		out = appendList(out, c.uri)
 	}
 	return out, nil
 }
