@@ -346,6 +346,12 @@ func (im *Importer) checkResume(rd *CSVReader, j *journal, input io.ReadSeeker) 
 		return nil, &RefusedError{Err: fmt.Errorf("%w: %d of the %d rows the journal %s finished are no longer in the input as they were (%d changed%s, %d gone); resuming would skip rows that were never imported. Run again with --resume --recheck to check every row against the account (rows already imported are found unchanged, none is created twice), or delete the journal to start over",
 			ErrInputChanged, changed+gone, j.finishedRows(), j.path, changed, where, gone)}
 	}
+	return im.reopen(input)
+}
+
+// reopen returns a reader of the input from its start, for a run that
+// read it ahead (a resume check, the lists to create).
+func (im *Importer) reopen(input io.ReadSeeker) (*CSVReader, error) {
 	if _, err := input.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("read input again: %w", err)
 	}
@@ -389,10 +395,7 @@ func (im *Importer) scanLists(rd *CSVReader, m *mapping.Mapping, input io.ReadSe
 			return nil, nil, &RefusedError{Err: fmt.Errorf("--create-lists: the ContactLists column names more than %d lists (line %d): is it the right column?", maxCreatedLists, row.Line)}
 		}
 	}
-	if _, err := input.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, fmt.Errorf("read input again: %w", err)
-	}
-	rd, _, err := im.open(input, false)
+	rd, err := im.reopen(input)
 	return names, rd, err
 }
 
