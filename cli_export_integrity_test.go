@@ -169,7 +169,7 @@ func TestSummaryExportReimport(t *testing.T) {
 	}
 	imp := func(args ...string) {
 		t.Helper()
-		base := []string{"import", "--sandbox", db, "--errors", filepath.Join(dir, "errors.csv"), "--journal", filepath.Join(dir, "journal")}
+		base := []string{"import", "--via", "contacts", "--sandbox", db, "--errors", filepath.Join(dir, "errors.csv"), "--journal", filepath.Join(dir, "journal")}
 		if code, stdout, stderr := runCLI(t, nil, append(append(base, fast...), args...)...); code != exitOK {
 			t.Fatalf("import %v: exit %d\n%s\n%s", args, code, stdout, stderr)
 		}

@@ -53,6 +53,10 @@ type importOptions struct {
 	workers     int
 	delimiter   string
 	encoding    string
+	via         string
+	bulkRows    int
+	verify      bool
+	pollFirst   time.Duration
 }
 
 func newImportCmd(s streams) *cobra.Command {
@@ -93,6 +97,12 @@ started again with --resume continues where it stopped.`,
 	fs.Var(&o.lists, "list", "add every contact to the list `ID|NAME` (repeatable)")
 	fs.BoolVar(&o.createLists, "create-lists", false, "create, before the first row, each list that --list or a ContactLists cell names and the account lacks (otherwise an unknown list is an error)")
 	group(fs, "Lists", "list", "create-lists")
+	fs.StringVar(&o.via, "via", "auto", "`auto|contacts|activities`: the contacts collection (a request per row written), or bulk jobs (a few requests per 20,000 rows, planned against an export of the account and verified by another); auto takes activities when 25 or more rows are to be sent, the API's rule")
+	fs.IntVar(&o.bulkRows, "bulk-rows", importer.DefaultBulkRows, "most rows of one bulk job (1 to 20000)")
+	fs.BoolVar(&o.verify, "verify", true, "after the bulk jobs, export the account once more and check that every row sent is there as sent")
+	fs.DurationVar(&o.pollFirst, "poll-first", importer.DefaultPollFirst, "first wait between the polls of a bulk job")
+	_ = fs.MarkHidden("poll-first")
+	group(fs, "Bulk", "via", "bulk-rows", "verify")
 	fs.StringVar(&o.mode, "mode", "upsert", "`MODE`: upsert, create (new contacts only) or update (existing ones only)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "read, map and validate every row; send nothing; print the request plan and its time")
 	fs.StringVar(&o.errorsPath, "errors", "", "error report `FILE` (default FILE.errors.csv)")
@@ -202,6 +212,15 @@ func (o *importOptions) validate() (importer.Options, error) {
 		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists, Retries: o.conn.retries, Grace: o.grace,
 		DryRun: o.dryRun, Resume: o.resume, Recheck: o.recheck, CreateLists: o.createLists, OptOuts: importer.OptOutPolicy(o.optOuts),
 		Reader: importer.ReaderOptions{Encoding: o.encoding},
+		Via:    importer.Via(o.via), BulkRows: o.bulkRows, NoVerify: !o.verify, PollFirst: o.pollFirst,
+	}
+	switch opts.Via {
+	case importer.ViaAuto, importer.ViaContacts, importer.ViaActivities:
+	default:
+		return opts, usagef("--via must be auto, contacts or activities, not %q", o.via)
+	}
+	if o.bulkRows < 1 || o.bulkRows > ctct.MaxActivityRows {
+		return opts, usagef("--bulk-rows must be between 1 and %d", ctct.MaxActivityRows)
 	}
 	if err := o.conn.validate(); err != nil {
 		return opts, err

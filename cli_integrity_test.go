@@ -52,7 +52,7 @@ func (e *importEnv) importCLI(stdin string, args ...string) (int, string, string
 	e.t.Helper()
 	sumPath := filepath.Join(e.dir, "summary.json")
 	os.Remove(sumPath)
-	full := append([]string{"import", "--sandbox", e.db, "--summary-json", sumPath}, fast...)
+	full := append([]string{"import", "--via", "contacts", "--sandbox", e.db, "--summary-json", sumPath}, fast...)
 	full = append(full, args...)
 	var out, errb bytes.Buffer
 	code := run(context.Background(), full, strings.NewReader(stdin), &out, &errb, func(string) string { return "" })
@@ -243,7 +243,7 @@ func TestImportJournalBoundToTarget(t *testing.T) {
 		t.Fatalf("first run: exit %d, target %q, %q", code, sum.Target, stdout)
 	}
 	other := filepath.Join(e.dir, "other.db")
-	full := append([]string{"import", "--sandbox", other, "--list", "1", "--resume"}, fast...)
+	full := append([]string{"import", "--via", "contacts", "--sandbox", other, "--list", "1", "--resume"}, fast...)
 	code, _, stderr := runCLI(t, nil, append(full, in)...)
 	if code != exitUsage || !strings.Contains(stderr, e.db) || !strings.Contains(stderr, other) {
 		t.Fatalf("resume against another sandbox: exit %d, %q", code, stderr)
@@ -485,7 +485,7 @@ func TestImportRepeatedEmailsStreamed(t *testing.T) {
 		}
 	}()
 	sumPath := filepath.Join(e.dir, "summary.json")
-	full := append([]string{"import", "--sandbox", e.db, "--summary-json", sumPath, "--list", "1", "--journal", journal, "--errors", filepath.Join(e.dir, "r.csv")}, fast...)
+	full := append([]string{"import", "--via", "contacts", "--sandbox", e.db, "--summary-json", sumPath, "--list", "1", "--journal", journal, "--errors", filepath.Join(e.dir, "r.csv")}, fast...)
 	var out, errb bytes.Buffer
 	code := run(context.Background(), append(full, "-"), pr, &out, &errb, func(string) string { return "" })
 	select {

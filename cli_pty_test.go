@@ -115,7 +115,7 @@ func TestProgressInATerminal(t *testing.T) {
 			if err := os.WriteFile(input, []byte(b.String()), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			stdout, screen := r.run(t, cols, "import", "--rate", "100", "--list", "1", input)
+			stdout, screen := r.run(t, cols, "import", "--via", "contacts", "--rate", "100", "--list", "1", input)
 			if !strings.Contains(stdout, fmt.Sprintf("rows read %d: created %d", rows, rows)) {
 				t.Errorf("summary %q", stdout)
 			}

@@ -122,7 +122,7 @@ func (s *syncBuffer) String() string {
 // start runs the real binary: ctctbulk import --rate R --list 1 EXTRA... FILE.
 func (r *signalRig) start(t *testing.T, rate string, extra ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
 	t.Helper()
-	args := append([]string{"import", "--rate", rate, "--list", "1"}, extra...)
+	args := append([]string{"import", "--via", "contacts", "--rate", rate, "--list", "1"}, extra...)
 	cmd := exec.Command(os.Args[0], append(args, r.input)...)
 	var stdout, stderr syncBuffer
 	cmd.Env, cmd.Stdout, cmd.Stderr = r.env, &stdout, &stderr

@@ -112,7 +112,7 @@ func TestSamples(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			report := filepath.Join(dir, tt.file+".errors.csv")
 			summary := filepath.Join(dir, tt.file+".json")
-			args := append([]string{"import", "--sandbox", db, "--rate", "1000", "--errors", report,
+			args := append([]string{"import", "--via", "contacts", "--sandbox", db, "--rate", "1000", "--errors", report,
 				"--journal", filepath.Join(dir, tt.file+".journal"), "--summary-json", summary}, tt.args...)
 			code, stdout, stderr := runCLI(t, nil, append(args, filepath.Join("samples", tt.file))...)
 			if code != tt.code {
@@ -154,7 +154,7 @@ func TestSamples(t *testing.T) {
 	}
 	checkSampleValues(t, db, dir)
 	// Importing the file again changes nothing.
-	code, stdout, _ := runCLI(t, nil, "import", "--sandbox", db, "--rate", "1000", "--errors", filepath.Join(dir, "again.csv"),
+	code, stdout, _ := runCLI(t, nil, "import", "--via", "contacts", "--sandbox", db, "--rate", "1000", "--errors", filepath.Join(dir, "again.csv"),
 		"--journal", filepath.Join(dir, "again.journal"), "samples/contacts.csv")
 	if code != exitRowsFailed || !strings.Contains(stdout, "unchanged 25") {
 		t.Errorf("second import: exit %d, %s", code, stdout)
@@ -175,7 +175,7 @@ func TestImportBudgetExitCodes(t *testing.T) {
 	if err := os.WriteFile(input, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"import", "--sandbox", filepath.Join(dir, "s.db"), "--rate", "1000", "--list", "1"}
+	base := []string{"import", "--via", "contacts", "--sandbox", filepath.Join(dir, "s.db"), "--rate", "1000", "--list", "1"}
 	tests := []struct {
 		args   []string
 		code   int
@@ -298,7 +298,7 @@ func TestSamplesRoundTripAndIncremental(t *testing.T) {
 	}
 	importInto := func(db, file string, extra ...string) {
 		base := filepath.Base(file)
-		cli(append(append([]string{"import", "--sandbox", db, "--rate", "1000", "--errors", filepath.Join(dir, base+".errors.csv"),
+		cli(append(append([]string{"import", "--via", "contacts", "--sandbox", db, "--rate", "1000", "--errors", filepath.Join(dir, base+".errors.csv"),
 			"--journal", filepath.Join(dir, base+".journal")}, extra...), file)...)
 	}
 	importInto(first, "samples/contacts.csv")
@@ -455,5 +455,59 @@ func TestHelp(t *testing.T) {
 	_, help, _ := runCLI(t, env, "lists", "--help")
 	if strings.Contains(help, "example.com") || strings.Contains(help, "joe") {
 		t.Errorf("help shows the environment's values:\n%s", help)
+	}
+}
+
+// TestImportViaActivities runs the bulk path from the command line: the
+// rows go in jobs, the budget stops it cleanly, --resume finishes it, and
+// wrong --via and --bulk-rows values are usage errors.
+func TestImportViaActivities(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "in.csv")
+	var b strings.Builder
+	b.WriteString("Email,First Name\nnot-an-email,Bad\n")
+	for i := 0; i < 60; i++ {
+		fmt.Fprintf(&b, "bulk%d@example.com,Name %d\n", i, i)
+	}
+	if err := os.WriteFile(input, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sumPath := filepath.Join(dir, "s.json")
+	base := []string{"import", "--via", "activities", "--poll-first", "20ms", "--bulk-rows", "25",
+		"--sandbox", filepath.Join(dir, "s.db"), "--rate", "1000", "--list", "1", "--summary-json", sumPath}
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"--via", "bulk"}, exitUsage, "", "--via must be auto, contacts or activities"},
+		{[]string{"--bulk-rows", "20001"}, exitUsage, "", "--bulk-rows must be between 1 and 20000"},
+		// The budget stops it cleanly, wherever it is.
+		{[]string{"--max-requests", "12"}, exitBudget, "stopped: request budget reached", "--resume"},
+		{[]string{"--resume"}, exitRowsFailed, "bulk: ", "1 row failed"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runCLI(t, nil, append(append(append([]string{}, base...), tt.args...), input)...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, %q, %q", tt.args, code, stdout, stderr, tt.code, tt.stdout, tt.stderr)
+		}
+	}
+	var sum struct {
+		Via      string           `json:"via"`
+		Created  int64            `json:"created"`
+		Resumed  int64            `json:"resumed"`
+		Earlier  map[string]int64 `json:"earlier_runs"`
+		BulkRows int64            `json:"bulk_rows"`
+	}
+	data, err := os.ReadFile(sumPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Via != "activities" || sum.Created+sum.Earlier["created"] != 60 {
+		t.Errorf("summary of the resumed run: %+v", sum)
 	}
 }

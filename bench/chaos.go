@@ -156,7 +156,7 @@ func (c *chaos) run(ctx context.Context) (err error) {
 
 	at, delays := killPlan(o.seed, o.rows, o.kills)
 	rate := strconv.FormatFloat(o.rate, 'f', -1, 64)
-	base := []string{"import", "--rate", rate, "--workers", strconv.Itoa(o.workers), "--retries", strconv.Itoa(o.retries)}
+	base := []string{"import", "--via", "contacts", "--rate", rate, "--workers", strconv.Itoa(o.workers), "--retries", strconv.Itoa(o.retries)}
 	c.finalExit = -1
 	// One run per kill, then the run that must complete; a run that ends
 	// before its kill moment is the completing one.

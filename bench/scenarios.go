@@ -116,7 +116,7 @@ func selectScenarios(names []string) ([]scenario, error) {
 // importArgs are the arguments of an import of file at rate with workers,
 // writing its summary to summary.
 func importArgs(file string, rate float64, workers int, summary string, extra ...string) []string {
-	a := []string{"import", "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--workers", strconv.Itoa(workers),
+	a := []string{"import", "--via", "contacts", "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--workers", strconv.Itoa(workers),
 		"--summary-json", summary}
 	return append(append(a, extra...), file)
 }

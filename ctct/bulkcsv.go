@@ -165,6 +165,50 @@ func (r *BulkRow) Get(field string) string {
 	return ""
 }
 
+// Values returns the row's cells in the order of BulkFields.
+func (r *BulkRow) Values() []string {
+	out := make([]string, 0, numBulkFields)
+	for _, p := range r.cells() {
+		out = append(out, *p)
+	}
+	return out
+}
+
+// SetValues sets the row's cells from vals, in the order of BulkFields
+// (missing values are empty).
+func (r *BulkRow) SetValues(vals []string) {
+	for i, p := range r.cells() {
+		*p = ""
+		if i < len(vals) {
+			*p = vals[i]
+		}
+	}
+}
+
+// PhysicalLines returns the lines the row takes in a data parameter: one,
+// plus one per line break inside its cells.
+func (r *BulkRow) PhysicalLines() int {
+	n := 1
+	for _, p := range r.cells() {
+		n += strings.Count(*p, "\n")
+	}
+	return n
+}
+
+// EncodedSize returns at most the bytes the row takes in a data parameter
+// that writes every column: each cell, a delimiter, quotes and doubled
+// quotes where needed, the line end.
+func (r *BulkRow) EncodedSize() int {
+	n := 0
+	for _, p := range r.cells() {
+		n += len(*p) + 1
+		if strings.ContainsAny(*p, ",\"\r\n") || (*p != "" && (*p)[0] == ' ') {
+			n += 2 + strings.Count(*p, `"`)
+		}
+	}
+	return n + 1
+}
+
 // trim removes the surrounding spaces of every cell, as the server does.
 func (r *BulkRow) trim() {
 	for _, p := range r.cells() {
@@ -248,7 +292,6 @@ func EncodeBulkData(rows []BulkRow) (*BulkData, error) {
 	for i := range rows {
 		r := &rows[i]
 		lines[i] = line
-		breaks := 0
 		for j, b := range bulkFields {
 			v := *r.cell(b)
 			if v == "" {
@@ -261,9 +304,8 @@ func EncodeBulkData(rows []BulkRow) (*BulkData, error) {
 				return nil, fmt.Errorf("encode bulk data: %w", &BulkCellError{Row: i, Column: b.Bulk, Err: err})
 			}
 			used[j] = true
-			breaks += strings.Count(v, "\n")
 		}
-		line += 1 + breaks
+		line += r.PhysicalLines()
 	}
 	keep := make([]int, 0, len(bulkFields))
 	cols := make([]string, 0, len(bulkFields))

@@ -94,6 +94,19 @@ type Options struct {
 	// cancelled (default 30s).
 	Grace time.Duration
 
+	// Via says which way of the API the rows take (default ViaContacts;
+	// the CLI's default is ViaAuto). BulkRows is the most rows of one bulk
+	// job (default DefaultBulkRows); NoVerify skips the export that checks
+	// the rows the jobs applied.
+	Via      Via
+	BulkRows int
+	NoVerify bool
+	// PollFirst and PollMax are the first and the longest wait between the
+	// polls of a bulk job (defaults DefaultPollFirst, DefaultPollMax).
+	PollFirst, PollMax time.Duration
+	// Sleep waits between polls (default ctct.Sleep).
+	Sleep func(ctx context.Context, d time.Duration) error
+
 	// Warnf receives warnings (unknown columns...); may be nil.
 	Warnf func(format string, args ...any)
 	// Now is the clock (default time.Now).
@@ -135,7 +148,14 @@ type Importer struct {
 	inflight atomic.Int64
 	// reasons groups this run's failed and skipped rows by reason.
 	reasons reasons
+	// bulk is the bulk path's state, nil on the contacts path alone.
+	bulk *bulkRun
+	// phase says what a bulk run is doing, for the progress line.
+	phase atomic.Value // string
 }
+
+// setPhase says what the run is doing now.
+func (im *Importer) setPhase(s string) { im.phase.Store(s) }
 
 // InFlight returns the rows and lookups that have a request in flight or
 // about to be sent. Safe to call while Run runs.
@@ -172,6 +192,28 @@ func New(client Client, opts Options) (*Importer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Sleep == nil {
+		opts.Sleep = ctct.Sleep
+	}
+	switch opts.Via {
+	case "":
+		opts.Via = ViaContacts
+	case ViaAuto, ViaContacts, ViaActivities:
+	default:
+		return nil, fmt.Errorf("unknown way %q: use auto, contacts or activities", opts.Via)
+	}
+	if opts.BulkRows == 0 {
+		opts.BulkRows = DefaultBulkRows
+	}
+	if opts.BulkRows < 1 || opts.BulkRows > ctct.MaxActivityRows {
+		return nil, fmt.Errorf("bulk rows %d: a job holds 1 to %d rows", opts.BulkRows, ctct.MaxActivityRows)
+	}
+	if opts.PollFirst <= 0 {
+		opts.PollFirst = DefaultPollFirst
+	}
+	if opts.PollMax <= 0 {
+		opts.PollMax = DefaultPollMax
+	}
 	if opts.Warnf == nil {
 		opts.Warnf = func(string, ...any) {}
 	}
@@ -204,6 +246,10 @@ type counters struct {
 	blank, unparsed, optedOut atomic.Int64
 	// offset is how far the reader is in the input, in bytes.
 	offset atomic.Int64
+	// jobs are the bulk jobs created (exports included), sent the rows
+	// sent in add jobs, planned the contacts the plan exported, verified
+	// the rows checked by the verification.
+	jobs, sent, planned, verified atomic.Int64
 }
 
 // Offset returns how far the run has read its input, in bytes (of the
@@ -221,6 +267,10 @@ func (im *Importer) Progress() (done int64, text string) {
 		return c.read.Load(), fmt.Sprintf("read %d, valid %d, invalid %d", c.read.Load(), c.valid.Load(), c.failed.Load())
 	}
 	req := im.client.Counters().Requests - im.base.Requests
+	if phase, _ := im.phase.Load().(string); phase != "" && im.bulk != nil {
+		return done, fmt.Sprintf("%s: %d contacts planned, %d rows sent in %d jobs; %d requests",
+			phase, c.planned.Load(), c.sent.Load(), c.jobs.Load(), req)
+	}
 	return done, fmt.Sprintf("created %d, updated %d, unchanged %d, skipped %d, failed %d; %d requests",
 		c.created.Load(), c.updated.Load(), c.unchanged.Load(), c.skipped.Load(), c.failed.Load(), req)
 }
@@ -233,7 +283,7 @@ func (im *Importer) Progress() (done int64, text string) {
 // journal have been checked. The summary is non-nil once the run started.
 func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) {
 	resuming := !im.opts.DryRun && im.opts.Resume && !im.opts.Recheck && exists(im.opts.JournalPath)
-	if resuming || (!im.opts.DryRun && im.opts.CreateLists) {
+	if resuming || (!im.opts.DryRun && (im.opts.CreateLists || im.opts.Via != ViaContacts)) {
 		// The input is read twice: once to check it against the journal,
 		// or to find the lists to create.
 		src, cleanup, err := seekable(input, im.opts.JournalPath)
@@ -290,6 +340,18 @@ func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) 
 	}
 	if !im.opts.Recheck {
 		im.earlier = j.earlier()
+	}
+	if src, ok := input.(io.ReadSeeker); ok {
+		bulk, rd2, err := im.useBulk(rd, m, j, src)
+		if err != nil {
+			j.close()
+			rep.close()
+			return nil, err
+		}
+		if bulk {
+			return im.runBulk(ctx, src, m, lists, j, rep)
+		}
+		rd = rd2
 	}
 	return im.run(ctx, rd, m, lists, j, rep)
 }
@@ -681,11 +743,20 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 		if !im.opts.Recheck && o.journal.doneDigest(row.Line) != 0 {
 			continue // checked against the input before the run
 		}
+		if im.bulk != nil && !im.bulk.unsettled(row.Line) {
+			continue // finished by the bulk path's plan
+		}
 		im.counts.read.Add(1)
 		rr := reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}
 		digest := rowDigest(&row)
 		n := seq
 		seq++
+		if im.bulk != nil {
+			if res, ok := im.bulk.outcome(row.Line); ok {
+				o.finish(n, rr, digest, res.status, res.reason)
+				continue
+			}
+		}
 		if row.Err != nil {
 			im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
 			o.finish(n, rr, digest, statusFailed, row.Err.Error())

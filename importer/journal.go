@@ -50,7 +50,10 @@ type journal struct {
 	done   []uint64 // digest per physical line of the rows already done; 0 = not done
 	n      int      // rows in done
 	byKind map[string]int64
-	err    error
+	// jobs are the bulk jobs the journal recorded (bulk path), by
+	// sequence number, when opened.
+	jobs map[int]*journalJob
+	err  error
 }
 
 // fingerprint names a header in the journal's first line.
@@ -108,7 +111,7 @@ func openJournal(spec journalSpec) (*journal, error) {
 }
 
 func openLockedJournal(spec journalSpec) (*journal, error) {
-	j := &journal{path: spec.path, byKind: map[string]int64{}}
+	j := &journal{path: spec.path, byKind: map[string]int64{}, jobs: map[int]*journalJob{}}
 	head := journalMagic + " " + fingerprint(spec.header) + " " + spec.target
 	existing, err := os.Open(spec.path)
 	flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
@@ -150,7 +153,7 @@ func openLockedJournal(spec journalSpec) (*journal, error) {
 
 func (j *journal) load(f *os.File, spec journalSpec) error {
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	sc.Buffer(make([]byte, 64<<10), maxJobRecord)
 	if !sc.Scan() {
 		return nil // empty: a run killed before its first write
 	}
@@ -170,6 +173,10 @@ func (j *journal) load(f *os.File, spec journalSpec) error {
 		return fmt.Errorf("%w: the journal %s records rows sent to %s, and this run is for %s: run against the same target, or delete the journal to start over", ErrTargetMismatch, j.path, target, spec.target)
 	}
 	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), jobRecord); ok {
+			j.loadJob(rest)
+			continue
+		}
 		fields := strings.Fields(sc.Text())
 		if len(fields) != 3 || !knownStatus(fields[2]) {
 			continue // a torn record

@@ -18,6 +18,15 @@ const (
 	statusFailed    = "failed"
 )
 
+// Reasons of skipped and failed rows that both paths give.
+const (
+	reasonRemovedStatus = "Status is Removed in the input: the contact was on no list there, and importing it would subscribe it to this import's lists (empty the Status cell to import it)"
+	reasonNoContact     = "no contact has this email address (--mode update creates none)"
+	reasonNoList        = "a new contact needs at least one list: use --list or a ContactLists column"
+	reasonDoNotMail     = "contact is Do Not Mail: it is never re-subscribed"
+	reasonExists        = "a contact with this email address exists (--mode create updates none)"
+)
+
 // rowResult is the outcome of one row: a status and, for skipped and failed
 // rows, the reason.
 type rowResult struct {
@@ -126,7 +135,7 @@ func (im *Importer) applyRow(ctx context.Context, t *rowTask, state contactState
 	case strings.EqualFold(t.status, ctct.StatusDoNotMail):
 		return im.optOutRow(ctx, t, state)
 	case strings.EqualFold(t.status, ctct.StatusRemoved):
-		return rowResult{statusSkipped, "Status is Removed in the input: the contact was on no list there, and importing it would subscribe it to this import's lists (empty the Status cell to import it)"}, state, nil
+		return rowResult{statusSkipped, reasonRemovedStatus}, state, nil
 	}
 	return im.upsertRow(ctx, t, state)
 }
@@ -181,11 +190,11 @@ func (im *Importer) upsertRow(ctx context.Context, t *rowTask, state contactStat
 			return im.updateRow(ctx, t, state.contact, false)
 		}
 		if im.opts.Mode == ModeUpdate {
-			return rowResult{statusSkipped, "no contact has this email address (--mode update creates none)"}, state, nil
+			return rowResult{statusSkipped, reasonNoContact}, state, nil
 		}
 		desired := im.newContact(t)
 		if len(desired.Lists) == 0 {
-			return rowResult{statusFailed, "a new contact needs at least one list: use --list or a ContactLists column"}, state, nil
+			return rowResult{statusFailed, reasonNoList}, state, nil
 		}
 		if im.stopping.Load() {
 			return rowResult{}, contactState{}, errStopping
@@ -243,10 +252,10 @@ func (im *Importer) newContact(t *rowTask) *ctct.Contact {
 // this row made, which counts as created.
 func (im *Importer) updateRow(ctx context.Context, t *rowTask, cur *ctct.Contact, createdByUs bool) (rowResult, contactState, error) {
 	if cur.Status == ctct.StatusDoNotMail {
-		return rowResult{statusSkipped, "contact is Do Not Mail: it is never re-subscribed"}, contactState{known: true, contact: cur}, nil
+		return rowResult{statusSkipped, reasonDoNotMail}, contactState{known: true, contact: cur}, nil
 	}
 	if im.opts.Mode == ModeCreate && !createdByUs {
-		return rowResult{statusSkipped, "a contact with this email address exists (--mode create updates none)"}, contactState{known: true, contact: cur}, nil
+		return rowResult{statusSkipped, reasonExists}, contactState{known: true, contact: cur}, nil
 	}
 	full := cur
 	if !cur.Full {

@@ -49,6 +49,21 @@ type Summary struct {
 	DailyQuota  int64   `json:"daily_quota,omitempty"`
 	PlanDays    int64   `json:"plan_days,omitempty"`
 
+	// Via is the way the rows took: "contacts", or "activities" when the
+	// bulk path ran (its rows a job cannot carry still go through the
+	// contacts collection: ContactsRows). BulkJobs are the jobs created
+	// (the plan's exports and the verification's included), BulkRows the
+	// rows sent in add jobs, Planned the contacts the plan exported,
+	// Verified the rows the verification found as sent; NotVerified says
+	// the verification was skipped (--verify=false).
+	Via          string `json:"via,omitempty"`
+	BulkJobs     int64  `json:"bulk_jobs,omitempty"`
+	BulkRows     int64  `json:"bulk_rows,omitempty"`
+	ContactsRows int64  `json:"contacts_path_rows,omitempty"`
+	Planned      int64  `json:"planned_contacts,omitempty"`
+	Verified     int64  `json:"verified,omitempty"`
+	NotVerified  bool   `json:"not_verified,omitempty"`
+
 	Requests  int64            `json:"requests"`
 	ByMethod  map[string]int64 `json:"requests_by_method,omitempty"`
 	Retries   int64            `json:"retries"`
@@ -79,6 +94,13 @@ func (im *Importer) summary() *Summary {
 	}
 	if !im.opts.DryRun {
 		s.Target = im.opts.Target
+		s.Via = string(ViaContacts)
+	}
+	if b := im.bulk; b != nil {
+		s.Via = string(ViaActivities)
+		s.BulkJobs, s.BulkRows, s.Planned, s.Verified = c.jobs.Load(), c.sent.Load(), c.planned.Load(), c.verified.Load()
+		s.ContactsRows = b.contactsRows()
+		s.NotVerified = im.opts.NoVerify && s.BulkRows > 0
 	}
 	for _, n := range im.earlier {
 		s.Resumed += n
@@ -145,6 +167,15 @@ func (s *Summary) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, ", not finished %d", s.Pending)
 		}
 		b.WriteString("\n")
+		if s.Via == string(ViaActivities) {
+			fmt.Fprintf(&b, "bulk: %d rows sent in jobs (%d jobs with the plan's exports), %d through the contacts collection\n", s.BulkRows, s.BulkJobs, s.ContactsRows)
+			switch {
+			case s.NotVerified:
+				b.WriteString("not verified (--verify=false): the jobs' outcomes are the server's word\n")
+			case s.BulkRows > 0:
+				fmt.Fprintf(&b, "verified by export: %d rows as sent\n", s.Verified)
+			}
+		}
 		if s.OptedOut > 0 {
 			fmt.Fprintf(&b, "opted out %d contacts whose row said Do Not Mail\n", s.OptedOut)
 		}

@@ -1,0 +1,492 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"ctctbulk/ctct"
+	"ctctbulk/mapping"
+)
+
+// classifyChunk is the rows the plan's pass classifies together: one
+// lookup of the index for their emails, one write of what they changed.
+const classifyChunk = 1000
+
+// planItem is one row of the plan's pass: a task to classify, or an
+// outcome already known (malformed, invalid), or a row of a job settled
+// before the plan.
+type planItem struct {
+	t       *rowTask
+	settled *rowResult
+	email   string
+	fromJob bool
+}
+
+// classify is the plan's pass: it reads the input, settles the rows that
+// need no request (invalid, unchanged, skipped), marks those that go
+// through the contacts collection, and puts the new and changed ones in
+// jobs, sent as they fill. It returns once every job has ended.
+func (b *bulkRun) classify(ctx, work context.Context, o *outcomes) error {
+	b.im.setPhase("sending jobs")
+	if _, err := b.src.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read input again: %w", err)
+	}
+	rd, _, err := b.im.open(b.src, false)
+	if err != nil {
+		return err
+	}
+	statusCol := b.m.StatusColumn()
+	width := len(rd.Header())
+	var chunk []planItem
+	var seq uint64
+	finish := func(t *rowTask, res rowResult) {
+		o.finish(seq, t.row, t.digest, res.status, res.reason)
+		seq++
+	}
+	for {
+		if err := interrupted(ctx); err != nil {
+			return err
+		}
+		row, err := rd.Next()
+		b.im.counts.offset.Store(rd.Offset())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read input: %w", err)
+		}
+		if row.Blank || b.j.doneDigest(row.Line) != 0 {
+			continue
+		}
+		t := &rowTask{row: reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}, digest: rowDigest(&row)}
+		it := planItem{t: t}
+		switch st := b.at(row.Line); {
+		case st != lineSettled:
+			// A row of a job of the interrupted run: its outcome is known.
+			it.fromJob = true
+			if rec, err := b.m.Convert(withoutEmptyExtras(row.Cells, width), row.Line); err == nil && st != lineFailed {
+				it.email = strings.ToLower(rec.Contact.EmailAddress)
+			}
+		case row.Err != nil:
+			b.im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
+			it.settled = &rowResult{statusFailed, row.Err.Error()}
+		default:
+			rec, err := b.m.Convert(withoutEmptyExtras(row.Cells, width), row.Line)
+			if err != nil {
+				it.settled = &rowResult{statusFailed, err.Error()}
+				break
+			}
+			rowLists, err := b.lists.forRow(rec.Lists)
+			if err != nil {
+				it.settled = &rowResult{statusFailed, fmt.Sprintf("line %d, %v", row.Line, err)}
+				break
+			}
+			t.rec, t.lists = rec, rowLists
+			if statusCol >= 0 && statusCol < len(row.Cells) {
+				t.status = strings.TrimSpace(row.Cells[statusCol])
+			}
+			it.email = strings.ToLower(rec.Contact.EmailAddress)
+		}
+		if it.settled != nil {
+			b.im.counts.read.Add(1)
+		}
+		chunk = append(chunk, it)
+		if len(chunk) == classifyChunk {
+			if err := b.classifyChunk(ctx, work, chunk, finish); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	if err := b.classifyChunk(ctx, work, chunk, finish); err != nil {
+		return err
+	}
+	return b.flushAll(ctx, work)
+}
+
+// classifyChunk decides each row of chunk, in order, against the index
+// and the rows before it, and writes back what changed.
+func (b *bulkRun) classifyChunk(ctx, work context.Context, chunk []planItem, finish func(*rowTask, rowResult)) error {
+	var emails []string
+	for _, it := range chunk {
+		if it.email != "" {
+			emails = append(emails, it.email)
+		}
+	}
+	entries, err := b.ix.get(work, emails)
+	if err != nil {
+		return err
+	}
+	dirty := map[string]*indexEntry{}
+	for _, it := range chunk {
+		if it.settled != nil {
+			finish(it.t, *it.settled)
+			continue
+		}
+		if it.fromJob {
+			// Its contact is in the export as the job left it: the
+			// verification checks it from there.
+			if e := entries[it.email]; e != nil {
+				e.route, e.line = routeBulk, it.t.row.line
+				dirty[e.email] = e
+			}
+			continue
+		}
+		e := entries[it.email]
+		if e == nil {
+			e = &indexEntry{email: it.email}
+			entries[it.email] = e
+		}
+		d := b.decide(it.t, e)
+		switch {
+		case d.settled != nil:
+			b.im.counts.read.Add(1)
+			finish(it.t, *d.settled)
+		case d.contacts:
+			b.mark(it.t.row.line, lineContacts)
+			b.held++
+			e.route = routeContacts
+			dirty[e.email] = e
+		default:
+			b.apply(e, it.t, d.merged)
+			dirty[e.email] = e
+			if err := b.add(ctx, work, it.t, d.class); err != nil {
+				return err
+			}
+		}
+	}
+	var out []*indexEntry
+	for _, e := range dirty {
+		out = append(out, e)
+	}
+	return b.ix.put(work, out)
+}
+
+// decision is what the bulk path does with one row.
+type decision struct {
+	settled  *rowResult    // no request: unchanged, skipped or failed
+	contacts bool          // through the contacts collection
+	class    byte          // else in a job: lineCreated or lineUpdated
+	merged   *ctct.Contact // the contact as the job leaves it
+}
+
+// decide classifies a row against what the index says of its email, as
+// the contacts path would (applyRow, upsertRow, updateRow), and says
+// which rows a bulk job cannot carry.
+func (b *bulkRun) decide(t *rowTask, e *indexEntry) decision {
+	im := b.im
+	settled := func(status, reason string) decision {
+		return decision{settled: &rowResult{status, reason}}
+	}
+	switch {
+	case strings.EqualFold(t.status, ctct.StatusDoNotMail):
+		if im.opts.OptOuts == OptOutsSkip {
+			return settled(statusSkipped, "Status is Do Not Mail in the input: skipped (--opt-outs skip)")
+		}
+		return decision{contacts: true} // an opt-out is carried over by the contacts collection
+	case strings.EqualFold(t.status, ctct.StatusRemoved):
+		return settled(statusSkipped, reasonRemovedStatus)
+	case e.route == routeContacts:
+		return decision{contacts: true} // after an earlier row of the email, in order
+	}
+	if im.needsContacts(t.rec) {
+		return decision{contacts: true} // no bulk column carries a value of it
+	}
+	if !e.exists {
+		if im.opts.Mode == ModeUpdate {
+			return settled(statusSkipped, reasonNoContact)
+		}
+		if len(t.lists) == 0 {
+			return settled(statusFailed, reasonNoList)
+		}
+		return decision{class: lineCreated, merged: im.newContact(t)}
+	}
+	if e.status == ctct.StatusDoNotMail {
+		return settled(statusSkipped, reasonDoNotMail)
+	}
+	if im.opts.Mode == ModeCreate {
+		return settled(statusSkipped, reasonExists)
+	}
+	cur := e.row.Contact()
+	desired := cur.Clone()
+	changed := t.rec.Apply(desired, mapping.EmptyKeep)
+	if im.opts.Empty == mapping.EmptyClear {
+		if cleared := cur.Clone(); t.rec.Apply(cleared, mapping.EmptyClear) && ctct.NewBulkRow(cleared) != ctct.NewBulkRow(desired) {
+			return decision{contacts: true} // an empty cell clears a value: bulk cannot
+		}
+	}
+	for _, l := range t.lists {
+		if e.listsUnknown || !hasString(e.lists, l.ID) {
+			changed = true
+		}
+	}
+	if !changed {
+		return settled(statusUnchanged, "")
+	}
+	if errs := ctct.ValidateContact(desired); len(errs) > 0 {
+		return settled(statusFailed, "merged with the existing contact: "+joinFieldErrors(errs))
+	}
+	return decision{class: lineUpdated, merged: desired}
+}
+
+func hasString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// apply records in the index what the row's job will leave.
+func (b *bulkRun) apply(e *indexEntry, t *rowTask, merged *ctct.Contact) {
+	e.exists, e.status = true, ctct.StatusActive
+	e.row = ctct.NewBulkRow(merged)
+	for _, l := range t.lists {
+		if !hasString(e.lists, l.ID) {
+			e.lists = append(e.lists, l.ID)
+		}
+	}
+	e.route, e.line = routeBulk, t.row.line
+}
+
+// jobHeadroom keeps a job's data under the activity limit with room for
+// its header.
+const jobHeadroom = 64 << 10
+
+// add puts a row in the open job of its lists, sending the job when full.
+// A row whose email is in another open job sends that job first, so that
+// the rows of one email are applied in input order.
+func (b *bulkRun) add(ctx, work context.Context, t *rowTask, class byte) error {
+	key, ids := listKey(t.lists)
+	email := strings.ToLower(t.rec.Contact.EmailAddress)
+	for k, other := range b.open {
+		if k != key {
+			if _, ok := other.emails[email]; ok {
+				if err := b.send(ctx, work, other); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	br := ctct.NewBulkRow(&t.rec.Contact)
+	size := br.EncodedSize()
+	jb := b.open[key]
+	if jb != nil && jb.size+size > ctct.MaxActivityData-jobHeadroom {
+		if err := b.send(ctx, work, jb); err != nil {
+			return err
+		}
+		jb = nil
+	}
+	if jb == nil {
+		jb = &bulkJob{seq: b.nextSeq, key: key, lists: ids, emails: map[string]struct{}{}}
+		b.nextSeq++
+		b.open[key] = jb
+	}
+	jb.rows = append(jb.rows, br)
+	jb.lines = append(jb.lines, t.row.line)
+	jb.class = append(jb.class, class)
+	if jb.nextData == 0 {
+		jb.nextData = 2 // the header is line 1
+	}
+	jb.dataLn = append(jb.dataLn, jb.nextData)
+	jb.nextData += br.PhysicalLines()
+	jb.hash.add(t.digest)
+	jb.emails[email] = struct{}{}
+	jb.size += size
+	b.mark(t.row.line, lineSent)
+	b.held++
+	if len(jb.rows) >= b.im.opts.BulkRows {
+		return b.send(ctx, work, jb)
+	}
+	// Many list sets would hold many open jobs: the biggest goes.
+	if n := b.openRows(); n > 2*b.im.opts.BulkRows {
+		var big *bulkJob
+		for _, o := range b.open {
+			if big == nil || len(o.rows) > len(big.rows) {
+				big = o
+			}
+		}
+		return b.send(ctx, work, big)
+	}
+	return nil
+}
+
+func (b *bulkRun) openRows() int {
+	n := 0
+	for _, o := range b.open {
+		n += len(o.rows)
+	}
+	return n
+}
+
+// flushAll sends the open jobs, oldest first, and waits for every job. In
+// auto, a run that has fewer than MinBulkRows rows to send and sent no job
+// sends them through the contacts collection instead (the API's rule).
+func (b *bulkRun) flushAll(ctx, work context.Context) error {
+	if b.im.opts.Via == ViaAuto && b.sentJobs == 0 && len(b.unfinished) == 0 && b.openRows() < MinBulkRows {
+		for _, jb := range b.open {
+			for _, l := range jb.lines {
+				b.mark(l, lineContacts)
+			}
+		}
+		b.open = map[string]*bulkJob{}
+	}
+	for len(b.open) > 0 {
+		var first *bulkJob
+		for _, jb := range b.open {
+			if first == nil || jb.seq < first.seq {
+				first = jb
+			}
+		}
+		if err := b.send(ctx, work, first); err != nil {
+			return err
+		}
+	}
+	for len(b.unfinished) > 0 {
+		if err := b.waitOldest(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send posts a job: after the unfinished jobs that hold one of its emails
+// have ended (the server orders the rows of one job, not those of two),
+// with fewer than maxUnfinishedJobs unfinished, and journaled before its
+// POST and after the answer. A job the server refuses fails its rows.
+func (b *bulkRun) send(ctx, work context.Context, jb *bulkJob) error {
+	delete(b.open, jb.key)
+	for i := 0; i < len(b.unfinished); i++ {
+		if shares(jb, b.unfinished[i]) {
+			for range i + 1 {
+				if err := b.waitOldest(ctx); err != nil {
+					return err
+				}
+			}
+			i = -1
+		}
+	}
+	for len(b.unfinished) >= maxUnfinishedJobs {
+		if err := b.waitOldest(ctx); err != nil {
+			return err
+		}
+	}
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
+	if jb.journal == nil {
+		jb.journal = &journalJob{seq: jb.seq, lists: jb.lists, digest: jb.hash.h, lines: jb.lines, class: jb.class}
+		if err := b.j.addJob(jb.journal); err != nil {
+			return fmt.Errorf("write journal %s: %w", b.j.path, err)
+		}
+	}
+	a, err := b.bc.CreateActivity(work, &ctct.ActivityRequest{Type: ctct.ActivityAddContacts, Lists: jb.lists, Rows: jb.rows})
+	if err != nil {
+		if stopsRun(work, err) || errors.Is(err, ctct.ErrUncertain) {
+			return fmt.Errorf("send bulk job %d: %w", jb.seq, err)
+		}
+		for _, l := range jb.lines {
+			b.fail(l, "bulk job refused: "+describe(err))
+		}
+		b.im.opts.Warnf("bulk job %d (%d rows, lines %d to %d) refused: %s", jb.seq, len(jb.lines), jb.lines[0], jb.lines[len(jb.lines)-1], describe(err))
+		jb.rows = nil
+		return nil
+	}
+	if err := b.j.jobAnswered(jb.seq, a.Key()); err != nil {
+		return fmt.Errorf("write journal %s: %w", b.j.path, err)
+	}
+	jb.act, jb.posted, jb.rows = a, time.Now(), nil
+	b.unfinished = append(b.unfinished, jb)
+	b.sentJobs++
+	b.sentRows += int64(len(jb.lines))
+	b.im.counts.jobs.Add(1)
+	b.im.counts.sent.Add(int64(len(jb.lines)))
+	switch {
+	case b.sameLists == "":
+		b.sameLists = jb.key
+	case b.sameLists != jb.key:
+		b.sameLists = "*"
+	}
+	return nil
+}
+
+// shares reports whether two jobs hold an email in common.
+func shares(a, b *bulkJob) bool {
+	x, y := a.emails, b.emails
+	if len(x) > len(y) {
+		x, y = y, x
+	}
+	for e := range x {
+		if _, ok := y[e]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// waitOldest waits for the oldest unfinished job and reconciles its rows.
+func (b *bulkRun) waitOldest(ctx context.Context) error {
+	jb := b.unfinished[0]
+	ahead := 0
+	for _, u := range b.unfinished {
+		ahead += len(u.lines)
+	}
+	a, err := b.await(ctx, jb.act, ahead)
+	if err != nil {
+		return fmt.Errorf("bulk job %d (%s): %w", jb.seq, jb.act.Key(), err)
+	}
+	b.unfinished = b.unfinished[1:]
+	b.reconcile(jb, a)
+	if el := time.Since(jb.posted).Seconds(); el > 0 && a.Status == ctct.ActivityComplete {
+		// The speed seen, never more than 4 times the last guess.
+		b.rate = min(max(float64(ahead)/el, 100), 4*b.rate)
+	}
+	return nil
+}
+
+// reconcile gives each row of an ended job its outcome: the one planned,
+// or failed with the server's Error for its line, or, for a job that
+// ended in ERROR, failed with that.
+func (b *bulkRun) reconcile(jb *bulkJob, a *ctct.Activity) {
+	jb.emails = nil
+	if a.Status == ctct.ActivityError {
+		for _, l := range jb.lines {
+			if b.at(l) == lineSent {
+				b.fail(l, fmt.Sprintf("bulk job %s ended in ERROR: none of its rows was applied; import the row again", a.Key()))
+			}
+		}
+		return
+	}
+	for i, l := range jb.lines {
+		if b.at(l) == lineSent {
+			b.mark(l, jb.class[i])
+		}
+	}
+	failed := 0
+	for _, e := range a.Errors {
+		i, ok := rowAt(jb.dataLn, e.LineNumber)
+		if !ok {
+			b.im.opts.Warnf("bulk job %s reports an error on data line %d, which starts no row: %s", a.Key(), e.LineNumber, e.Message)
+			continue
+		}
+		failed++
+		if b.at(jb.lines[i]) != lineSettled {
+			b.fail(jb.lines[i], fmt.Sprintf("bulk job %s: %s", a.Key(), e.Message))
+		}
+	}
+	if want := len(jb.lines) - failed; a.TransactionCount != want && a.ErrorCount == len(a.Errors) {
+		b.im.opts.Warnf("bulk job %s applied %d rows, %d were expected: the verification will tell which", a.Key(), a.TransactionCount, want)
+	}
+}
+
+// rowAt returns the index of the row that starts at data line, by binary
+// search of the rows' first lines.
+func rowAt(lines []int, line int) (int, bool) {
+	d := ctct.BulkData{Lines: lines}
+	return d.Row(line)
+}

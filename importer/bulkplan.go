@@ -1,0 +1,275 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"ctctbulk/ctct"
+)
+
+// settleJournaled finishes the jobs a resumed journal holds before
+// anything else, so that the plan's export sees what they did: it reads
+// the input once to check that their rows are still there as they were
+// (a digest per job) and to rebuild what is needed of them (the data line
+// of each row, for the server's Errors; the rows themselves for a job
+// whose POST got no answer, which is sent again: BULK.md says an add job
+// is safe to repeat), then waits for each and reconciles its rows.
+func (b *bulkRun) settleJournaled(ctx, work context.Context) error {
+	var jobs []*bulkJob
+	for seq := 1; seq < b.nextSeq; seq++ {
+		jj, ok := b.j.journaledJobs()[seq]
+		if !ok {
+			continue
+		}
+		left := 0
+		for _, l := range jj.lines {
+			if b.j.doneDigest(l) == 0 {
+				left++
+			}
+		}
+		if left == 0 {
+			continue // every row of it is finished in the journal
+		}
+		jb := &bulkJob{seq: jj.seq, lists: jj.lists, lines: jj.lines, class: jj.class, journal: jj}
+		jobs = append(jobs, jb)
+		for i, l := range jj.lines {
+			if b.j.doneDigest(l) == 0 {
+				b.mark(l, lineSent)
+				b.held++
+			}
+			_ = i
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	if err := b.rebuildJobs(jobs); err != nil {
+		return err
+	}
+	for _, jb := range jobs {
+		if jb.journal.id != "" {
+			a, err := b.bc.GetActivity(work, jb.journal.id)
+			if err != nil {
+				return fmt.Errorf("bulk job %s of the interrupted run: %w", jb.journal.id, err)
+			}
+			jb.act = a
+			jb.posted = time.Now()
+			b.unfinished = append(b.unfinished, jb)
+			continue
+		}
+		if err := b.send(ctx, work, jb); err != nil {
+			return err
+		}
+	}
+	for len(b.unfinished) > 0 {
+		if err := b.waitOldest(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildJobs reads the input and gives each job its digest, data lines
+// and (when it must be sent again) rows, from the rows at its lines. A
+// job whose rows are no longer there as they were refuses the resume.
+func (b *bulkRun) rebuildJobs(jobs []*bulkJob) error {
+	if _, err := b.src.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read input again: %w", err)
+	}
+	rd, _, err := b.im.open(b.src, false)
+	if err != nil {
+		return err
+	}
+	next := make([]int, len(jobs)) // index of each job's next line
+	dataLine := make([]int, len(jobs))
+	for i := range jobs {
+		dataLine[i] = 2
+	}
+	width := len(rd.Header())
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read input: %w", err)
+		}
+		for i, jb := range jobs {
+			if next[i] >= len(jb.lines) || jb.lines[next[i]] != row.Line {
+				continue
+			}
+			next[i]++
+			jb.hash.add(rowDigest(&row))
+			if row.Err != nil {
+				break // the digest no longer matches
+			}
+			rec, err := b.m.Convert(withoutEmptyExtras(row.Cells, width), row.Line)
+			if err != nil {
+				break
+			}
+			br := ctct.NewBulkRow(&rec.Contact)
+			jb.dataLn = append(jb.dataLn, dataLine[i])
+			dataLine[i] += br.PhysicalLines()
+			if jb.journal.id == "" {
+				jb.rows = append(jb.rows, br)
+				jb.emails = addEmail(jb.emails, br.EmailAddress)
+			}
+			break
+		}
+	}
+	for i, jb := range jobs {
+		if next[i] != len(jb.lines) || jb.hash.h != jb.journal.digest || len(jb.dataLn) != len(jb.lines) {
+			return &RefusedError{Err: fmt.Errorf("%w: the rows of bulk job %d (lines %d to %d) are no longer in the input as they were sent; run again with --resume --recheck to check every row against the account (rows already imported are found unchanged), or delete the journal %s to start over",
+				ErrInputChanged, jb.seq, jb.lines[0], jb.lines[len(jb.lines)-1], b.j.path)}
+		}
+	}
+	return nil
+}
+
+func addEmail(set map[string]struct{}, email string) map[string]struct{} {
+	if set == nil {
+		set = map[string]struct{}{}
+	}
+	set[strings.ToLower(email)] = struct{}{}
+	return set
+}
+
+// systemLists are the lists the plan exports, with the status of their
+// members.
+var systemLists = [...]struct{ list, status string }{
+	{"active", ctct.StatusActive},
+	{"removed", ctct.StatusRemoved},
+	{"do-not-mail", ctct.StatusDoNotMail},
+}
+
+// plan learns the account's state: one EXPORT_CONTACTS job per system
+// list, every bulk column (and the list names when the run names lists),
+// read as they stream into the account index.
+func (b *bulkRun) plan(ctx, work context.Context) error {
+	ix, err := openAccountIndex(work, filepath.Dir(b.j.path))
+	if err != nil {
+		return err
+	}
+	b.ix = ix
+	b.im.setPhase("planning: exporting the account")
+	var cols []string
+	for _, f := range ctct.BulkFields() {
+		if f.Name != "EmailAddress" {
+			cols = append(cols, f.Bulk)
+		}
+	}
+	acts := make([]*ctct.Activity, len(systemLists))
+	for i, s := range systemLists {
+		x := &ctct.ExportOptions{List: s.list, FileType: ctct.FileTypeCSV, SortBy: ctct.SortByEmail, ListNames: b.lists.lists != nil, Columns: cols}
+		a, err := b.bc.CreateActivity(work, &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: x})
+		if err != nil {
+			return fmt.Errorf("plan: export list %s: %w", s.list, err)
+		}
+		acts[i] = a
+		b.im.counts.jobs.Add(1)
+	}
+	names := listsByName(b.lists.lists, b.im.client.ListURI)
+	for i, s := range systemLists {
+		n, err := b.loadExport(ctx, acts[i], s.status, names)
+		if err != nil {
+			return fmt.Errorf("plan: export list %s: %w", s.list, err)
+		}
+		b.im.counts.planned.Add(n)
+	}
+	return nil
+}
+
+// loadExport waits for an export job and puts its contacts in the index.
+func (b *bulkRun) loadExport(ctx context.Context, a *ctct.Activity, status string, names map[string][]string) (int64, error) {
+	er, body, err := b.openExport(ctx, a, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	var batch []*indexEntry
+	var n int64
+	for {
+		x, err := er.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("job %s: %w", a.Key(), err)
+		}
+		e := &indexEntry{email: strings.ToLower(x.EmailAddress), status: status, exists: true, row: x.BulkRow}
+		for _, name := range x.Lists {
+			ids := names[name]
+			if len(ids) != 1 {
+				e.listsUnknown = true
+				break
+			}
+			e.lists = append(e.lists, ids[0])
+		}
+		batch = append(batch, e)
+		n++
+		if len(batch) == 2000 {
+			if err := b.ix.put(ctx, batch); err != nil {
+				return n, err
+			}
+			batch = batch[:0]
+		}
+	}
+	return n, b.ix.put(ctx, batch)
+}
+
+// openExport waits for an export job of about rows contacts and opens
+// its file.
+func (b *bulkRun) openExport(ctx context.Context, a *ctct.Activity, rows int) (*ctct.ExportReader, io.ReadCloser, error) {
+	a, err := b.await(ctx, a, rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Status == ctct.ActivityError {
+		return nil, nil, fmt.Errorf("job %s ended in %s", a.Key(), a.Status)
+	}
+	body, err := b.bc.ExportFile(ctx, a)
+	if err != nil {
+		return nil, nil, fmt.Errorf("job %s: %w", a.Key(), err)
+	}
+	er, err := ctct.NewExportReader(body, ctct.ExportFileType(a.FileName))
+	if err != nil {
+		body.Close()
+		return nil, nil, fmt.Errorf("job %s: %w", a.Key(), err)
+	}
+	return er, body, nil
+}
+
+// await waits for a job that has about rows rows still to run (before
+// it and in it): no poll before the server can have run them at the
+// speed seen so far, then polls whose waits grow by half.
+func (b *bulkRun) await(ctx context.Context, a *ctct.Activity, rows int) (*ctct.Activity, error) {
+	first := b.im.opts.PollFirst
+	if rows > 0 {
+		first = max(first, time.Duration(float64(rows)/b.rate*float64(time.Second)))
+	}
+	if err := b.im.opts.Sleep(ctx, first); err != nil {
+		return nil, err
+	}
+	got, err := b.bc.WaitActivity(ctx, a.ID, ctct.WaitOptions{First: max(b.im.opts.PollFirst, first/4), Max: max(b.im.opts.PollMax, first/4)})
+	if err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// listsByName maps each user list's name to its id URIs as uri writes
+// them (more than one when names repeat).
+func listsByName(lists []ctct.List, uri func(string) string) map[string][]string {
+	m := map[string][]string{}
+	for _, l := range lists {
+		if n := ctct.Number(l.ID); ctct.IsNumber(n) {
+			m[l.Name] = append(m[l.Name], uri(n))
+		}
+	}
+	return m
+}
