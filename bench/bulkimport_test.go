@@ -1,0 +1,275 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"ctctbulk/ctct"
+	"ctctbulk/mapping"
+)
+
+// TestBulkCounts checks the shares of each kind of row.
+func TestBulkCounts(t *testing.T) {
+	tests := []struct {
+		n    int
+		want [numBulkKinds]int // new, invalid, dup same, dup diff, present same, present diff, Do Not Mail
+	}{
+		{50, [numBulkKinds]int{46, 0, 0, 0, 2, 2, 0}},
+		{1000, [numBulkKinds]int{875, 10, 5, 5, 50, 50, 5}},
+		{10_000, [numBulkKinds]int{8750, 100, 50, 50, 500, 500, 50}},
+		{50_000, [numBulkKinds]int{43750, 500, 250, 250, 2500, 2500, 250}},
+		{1_000_000, [numBulkKinds]int{875_000, 10_000, 5000, 5000, 50_000, 50_000, 5000}},
+		{1001, [numBulkKinds]int{876, 10, 5, 5, 50, 50, 5}},
+	}
+	for _, tt := range tests {
+		if got := bulkCounts(tt.n); got != tt.want {
+			t.Errorf("bulkCounts(%d) = %v, want %v", tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestNewBulkInput checks that the kinds are drawn with exact counts,
+// deterministically, and that each duplicate repeats one earlier row that
+// ends as a contact of its own, no row being repeated twice.
+func TestNewBulkInput(t *testing.T) {
+	for _, tt := range []struct {
+		seed uint64
+		n    int
+	}{{1, 50}, {1, 1000}, {7, 1000}, {3, 20_000}} {
+		b := newBulkInput(tt.seed, tt.n)
+		var got [numBulkKinds]int
+		for _, k := range b.kinds {
+			got[k]++
+		}
+		if want := bulkCounts(tt.n); got != want {
+			t.Errorf("seed %d n %d: kinds %v, want %v", tt.seed, tt.n, got, want)
+		}
+		again := newBulkInput(tt.seed, tt.n)
+		if !slices.Equal(b.kinds, again.kinds) || !maps.Equal(b.dupOf, again.dupOf) {
+			t.Errorf("seed %d n %d: not deterministic", tt.seed, tt.n)
+		}
+		dups := 0
+		for i, k := range b.kinds {
+			j, ok := b.dupOf[i]
+			if isDup := k == bulkDupSame || k == bulkDupDiff; isDup != ok {
+				t.Fatalf("seed %d row %d: kind %d, dupOf %d %v", tt.seed, i, k, j, ok)
+			}
+			if !ok {
+				continue
+			}
+			dups++
+			if j >= i || !dupTarget(b.kinds[j]) || b.dupedBy[j] != i {
+				t.Errorf("seed %d row %d repeats row %d of kind %d (repeated by %d)", tt.seed, i, j, b.kinds[j], b.dupedBy[j])
+			}
+		}
+		if dups != len(b.dupedBy) {
+			t.Errorf("seed %d n %d: %d duplicates, %d rows repeated", tt.seed, tt.n, dups, len(b.dupedBy))
+		}
+		var sum int64
+		for _, v := range b.outcomes() {
+			sum += v
+		}
+		if sum != int64(tt.n) {
+			t.Errorf("seed %d n %d: outcomes add up to %d", tt.seed, tt.n, sum)
+		}
+	}
+	// The duplicates are spread over the file, not bunched after the
+	// rows they repeat.
+	b := newBulkInput(1, 20_000)
+	far := 0
+	for i, j := range b.dupOf {
+		if i-j > 1000 {
+			far++
+		}
+	}
+	if far < len(b.dupOf)/2 {
+		t.Errorf("only %d of %d duplicates are more than 1000 rows after the row they repeat", far, len(b.dupOf))
+	}
+}
+
+// TestBulkOutcomes checks the expected statuses of an input of 10,000
+// rows.
+func TestBulkOutcomes(t *testing.T) {
+	want := map[string]int64{"created": 8750, "updated": 550, "unchanged": 550, "skipped": 50, "failed": 100}
+	b := newBulkInput(1, 10_000)
+	if got := b.outcomes(); !maps.Equal(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
+	if got := b.reportRows(); got != 150 {
+		t.Errorf("report rows %d, want 150", got)
+	}
+}
+
+// TestBulkRecord checks each kind of row against the importer's own
+// validation and against what the account holds before the import.
+func TestBulkRecord(t *testing.T) {
+	m, warnings, err := mapping.Resolve(bulkHeader, mapping.Options{})
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("resolve the bulk header: %v %v", err, warnings)
+	}
+	b := newBulkInput(5, 4000)
+	seen := map[bulkKind]int{}
+	for i, k := range b.kinds {
+		rec := b.record(i)
+		r, err := m.Convert(rec, i+2)
+		if (err != nil) != (k == bulkInvalid) {
+			t.Fatalf("row %d kind %d %q: validation error %v", i, k, rec, err)
+		}
+		seen[k]++
+		if k == bulkInvalid {
+			continue
+		}
+		for f, name := range bulkHeader {
+			if got := r.Contact.Get(name); got != rec[f] {
+				t.Errorf("row %d: %s normalised to %q from %q", i, name, got, rec[f])
+			}
+		}
+		seed, present := b.seeded(i)
+		var other []string // the values to compare the row with
+		switch k {
+		case bulkDupSame, bulkDupDiff:
+			other = b.record(b.dupOf[i])
+		case bulkPresentSame, bulkPresentDiff, bulkDoNotMail:
+			if !present {
+				t.Fatalf("row %d kind %d: not in the account", i, k)
+			}
+			other = seed
+			c := &ctct.Contact{}
+			for f, name := range bulkHeader {
+				if err := c.Set(name, seed[f]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if errs := ctct.ValidateContact(c); len(errs) > 0 {
+				t.Fatalf("row %d: seeded contact invalid: %v", i, errs)
+			}
+		default:
+			if present {
+				t.Errorf("row %d kind %d: in the account", i, k)
+			}
+			continue
+		}
+		same := k == bulkDupSame || k == bulkPresentSame
+		for f, name := range bulkHeader {
+			if eq := rec[f] == other[f]; eq != (same || name == "EmailAddress") {
+				t.Errorf("row %d kind %d: %s %q vs %q", i, k, name, rec[f], other[f])
+			}
+		}
+	}
+	for k := range numBulkKinds {
+		if seen[k] == 0 {
+			t.Errorf("no row of kind %d", k)
+		}
+	}
+}
+
+// TestBulkEndState checks the expected account: its buckets partition
+// it, and each email holds the values of the last row that has it.
+func TestBulkEndState(t *testing.T) {
+	b := newBulkInput(2, 3000)
+	all := b.endState(0, 1)
+	c := bulkCounts(3000)
+	if want := 3000 - c[bulkInvalid] - c[bulkDupSame] - c[bulkDupDiff]; len(all) != want {
+		t.Fatalf("%d emails, want %d", len(all), want)
+	}
+	union := 0
+	for k := range 4 {
+		part := b.endState(k, 4)
+		union += len(part)
+		for email := range part {
+			if all[email] == nil || bulkBucket(email, 4) != k {
+				t.Errorf("bucket %d: %s", k, email)
+			}
+		}
+	}
+	if union != len(all) {
+		t.Errorf("buckets hold %d emails, the whole %d", union, len(all))
+	}
+	for i, k := range b.kinds {
+		email := genEmail(i)
+		end := all[email]
+		var want []string
+		status := ctct.StatusActive
+		switch k {
+		case bulkInvalid, bulkDupSame, bulkDupDiff:
+			if k == bulkInvalid && end != nil {
+				t.Errorf("row %d: an invalid row has a contact", i)
+			}
+			continue
+		case bulkDoNotMail:
+			want, _ = b.seeded(i)
+			status = ctct.StatusDoNotMail
+		default:
+			want = genRecord(2, i, 0)
+			if d, ok := b.dupedBy[i]; ok && b.kinds[d] == bulkDupDiff {
+				want = genRecord(2, i, 1)
+			}
+		}
+		if end == nil {
+			t.Fatalf("row %d: no end state", i)
+		}
+		if end.status != status || end.exp.lists["1"] != (k != bulkDoNotMail) {
+			t.Errorf("row %d: status %q lists %v", i, end.status, end.exp.lists)
+		}
+		for f, name := range bulkHeader {
+			if end.exp.fields[name] != want[f] {
+				t.Errorf("row %d: %s = %q, want %q", i, name, end.exp.fields[name], want[f])
+			}
+		}
+	}
+}
+
+// TestWriteBulkInput reads a generated file back and checks the records
+// and the physical line each starts on.
+func TestWriteBulkInput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.csv")
+	b := newBulkInput(4, 600)
+	_, lines, err := writeBulkInput(path, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	header, err := cr.Read()
+	if err != nil || !slices.Equal(header, bulkHeader) {
+		t.Fatalf("header %q %v", header, err)
+	}
+	multiline := 0
+	for i := 0; ; i++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			if i != 600 {
+				t.Fatalf("%d rows", i)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line, _ := cr.FieldPos(0); line != int(lines[i]) {
+			t.Errorf("row %d starts on line %d, said %d", i, line, lines[i])
+		}
+		if !slices.Equal(rec, b.record(i)) {
+			t.Errorf("row %d: %q, want %q", i, rec, b.record(i))
+		}
+		if i > 0 && lines[i]-lines[i-1] > 1 {
+			multiline++
+		}
+	}
+	if multiline == 0 {
+		t.Error("no row spans two lines: the line numbers are not exercised")
+	}
+	if got := b.reportLines(lines); len(got) != b.reportRows() || !slices.IsSorted(got) {
+		t.Errorf("report lines %v, want %d sorted", got, b.reportRows())
+	}
+}
