@@ -39,6 +39,10 @@ type sandboxConfig struct {
 	FailRate       float64
 	DropRate       float64
 	RandSeed       uint64
+	// FastActivities runs bulk activities with no queue time and no
+	// limit of rows per second (reading a store back, not measuring);
+	// false keeps the sandbox's default activity knobs.
+	FastActivities bool
 }
 
 func (c sandboxConfig) args() []string {
@@ -74,6 +78,10 @@ func (c sandboxConfig) args() []string {
 	}
 	if c.RandSeed > 0 {
 		add("--rand-seed", strconv.FormatUint(c.RandSeed, 10))
+	}
+	if c.FastActivities {
+		add("--activity-delay", "0")
+		add("--activity-rate", "0")
 	}
 	return a
 }

@@ -66,6 +66,12 @@ func scenarios() []scenario {
 			"exit 0; every contact; requests <= 20; equal on every bulk column to the collection export", false, scenBulkExport10k},
 		{"bulk-export-1m", "export of 1,000,000 seeded contacts --via activities (sandbox at its default activity knobs; the store is seeded once, in -cache), and bulk-export-10k",
 			"exit 0; every contact; requests <= 20; peak RSS < 64 MB; bulk-export-10k passes", true, scenBulkExport1m},
+		{"bulk-import-10k", "import of 10,000 generated rows (1% invalid, 1% repeated emails, 10% in the account, 0.5% Do Not Mail) --via activities into a seeded account, sandbox at its default activity knobs",
+			"exit 3; every row's outcome exact; report lines exact; account exact; requests <= 500 (polls included); peak RSS < 128 MB", false, scenBulkImport(10_000)},
+		{"bulk-import-100k", "bulk-import-10k's generator at 100,000 rows (the seeded store is made once, in -cache)",
+			"as bulk-import-10k", true, scenBulkImport(100_000)},
+		{"bulk-import-1m", "bulk-import-10k's generator at 1,000,000 rows (the seeded store is made once, in -cache)",
+			"as bulk-import-10k: requests <= 500; peak RSS < 128 MB", true, scenBulkImport(1_000_000)},
 		{"export-full-100k", "full export of the 100,000 seeded contacts, --rate 1000 --workers 8 (~100,000 requests)",
 			"exit 0; every contact; requests <= N + N/50 + 3; peak RSS < 64 MB", true, scenExportFull100k},
 	}

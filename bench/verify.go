@@ -104,23 +104,32 @@ func contactRecord(ct *ctct.Contact) record {
 // email. It streams the file; the records are the account's size, which
 // the harness (not the tool under test) can afford.
 func readExportCSV(path string) (map[string][]record, int, error) {
-	f, err := os.Open(path)
+	out := map[string][]record{}
+	rows, err := eachExportRecord(path, func(key string, r record) {
+		out[key] = append(out[key], r)
+	})
+	return out, rows, err
+}
+
+// eachExportRecord streams an export file, calling f with each record and
+// its lower-cased email, and returns the records read.
+func eachExportRecord(path string, f func(key string, r record)) (int, error) {
+	file, err := os.Open(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read export: %w", err)
+		return 0, fmt.Errorf("read export: %w", err)
 	}
-	defer f.Close()
-	cr := csv.NewReader(bufio.NewReaderSize(f, 1<<16))
+	defer file.Close()
+	cr := csv.NewReader(bufio.NewReaderSize(file, 1<<16))
 	header, err := cr.Read()
 	if err != nil {
-		return nil, 0, fmt.Errorf("read export header: %w", err)
+		return 0, fmt.Errorf("read export header: %w", err)
 	}
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	}
 	if !slices.Contains(header, "EmailAddress") {
-		return nil, 0, fmt.Errorf("read export: no EmailAddress column in %q", header)
+		return 0, fmt.Errorf("read export: no EmailAddress column in %q", header)
 	}
-	out := map[string][]record{}
 	rows := 0
 	for {
 		rec, err := cr.Read()
@@ -128,7 +137,7 @@ func readExportCSV(path string) (map[string][]record, int, error) {
 			break
 		}
 		if err != nil {
-			return nil, rows, fmt.Errorf("read export: %w", err)
+			return rows, fmt.Errorf("read export: %w", err)
 		}
 		rows++
 		r := make(record, len(header))
@@ -137,10 +146,9 @@ func readExportCSV(path string) (map[string][]record, int, error) {
 				r[name] = rec[i]
 			}
 		}
-		key := strings.ToLower(r["EmailAddress"])
-		out[key] = append(out[key], r)
+		f(strings.ToLower(r["EmailAddress"]), r)
 	}
-	return out, rows, nil
+	return rows, nil
 }
 
 // stateDiff is the comparison of the account with the intended state.
