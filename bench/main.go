@@ -10,6 +10,7 @@
 //	go run ./bench -list                 the scenarios and their targets
 //	go run ./bench -json out.json ...    also write the results as JSON
 //	go run ./bench chaos [-rows 10000 -kills 5 -seed 1]
+//	go run ./bench bulk-chaos [-rows 50000 -kills 3 -seed 1]
 //	go run ./bench csvread FILE          encoding/csv-only read (the dry-run baseline)
 //
 // Only loopback addresses are used; every wait is bounded.
@@ -74,6 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench [flags] [scenario...]\n"+
 			"       go run ./bench [flags] chaos [-rows N -kills K -seed S]\n"+
+			"       go run ./bench [flags] bulk-chaos [-rows N -kills K -seed S]\n"+
 			"       go run ./bench csvread FILE\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nscenarios (default: all but the optional ones):\n")
@@ -99,9 +101,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	isChaos := len(rest) > 0 && rest[0] == "chaos"
+	isBulkChaos := len(rest) > 0 && rest[0] == "bulk-chaos"
 	var selected []scenario
 	var chaosOpts chaosOptions
-	if isChaos {
+	var bulkChaosOpts bulkChaosOptions
+	if isBulkChaos {
+		var err error
+		if bulkChaosOpts, err = parseBulkChaos(rest[1:], stderr); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+	} else if isChaos {
 		var err error
 		if chaosOpts, err = parseChaos(rest[1:], stderr); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -127,6 +139,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	if isChaos {
 		return runChaos(ctx, e, chaosOpts, stdout, stderr)
+	}
+	if isBulkChaos {
+		return runBulkChaos(ctx, e, bulkChaosOpts, stdout, stderr)
 	}
 
 	m := machineInfo()

@@ -86,6 +86,7 @@ func printScenarios(w io.Writer) {
 		fmt.Fprintf(w, "  %-20s %s%s\n  %-20s target: %s\n", s.name, s.desc, opt, "", s.targets)
 	}
 	fmt.Fprintf(w, "  %-20s %s\n", "chaos", "the chaos suite (go run ./bench chaos -h)")
+	fmt.Fprintf(w, "  %-20s %s\n", "bulk-chaos", "the chaos suite of the bulk import (go run ./bench bulk-chaos -h)")
 }
 
 // selectScenarios returns the named scenarios, or every non-optional one;
