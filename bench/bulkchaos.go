@@ -26,25 +26,13 @@ import (
 // accounting of every row across the runs are checked.
 
 // bulkChaosOptions are the flags of `bench bulk-chaos`.
-type bulkChaosOptions struct {
-	rows     int
-	kills    int
-	seed     uint64
-	retries  int
-	failRate float64
-	dropRate float64
-}
+type bulkChaosOptions struct{ killOptions }
 
 func parseBulkChaos(args []string, stderr io.Writer) (bulkChaosOptions, error) {
 	var o bulkChaosOptions
 	flags := flag.NewFlagSet("bulk-chaos", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	flags.IntVar(&o.rows, "rows", 50_000, "rows imported")
-	flags.IntVar(&o.kills, "kills", 3, "SIGKILLs during the import, each followed by --resume (the first while it plans, the second while its jobs run, the third while it verifies, and so on)")
-	flags.Uint64Var(&o.seed, "seed", 1, "seed of the rows, the kill moments and the sandbox's faults")
-	flags.IntVar(&o.retries, "retries", 10, "--retries of the import")
-	flags.Float64Var(&o.failRate, "fail-rate", 0.1, "sandbox --fail-rate")
-	flags.Float64Var(&o.dropRate, "drop-rate", 0.02, "sandbox --drop-rate")
+	o.define(flags, 50_000, 3, "SIGKILLs during the import, each followed by --resume (the first while it plans, the second while its jobs run, the third while it verifies, and so on)")
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench [flags] bulk-chaos [-rows N -kills K -seed S]\n\n"+
 			"%s=legacy runs today's import (no --via flag; kills by POST count as chaos does)\n\nflags:\n", bulkViaEnv)
@@ -200,33 +188,15 @@ type bulkChaos struct {
 	o   bulkChaosOptions
 	via string
 	b   *bulkInput
-	out io.Writer
-	log io.Writer
+	suite
 
-	runs     []string
 	survived int
 	odd      int // runs that ended with neither 0 nor 3 (resumed again)
 	final    *cliRun
 	summary  importSummary
 	outcome  *bulkOutcome
 	faults   sandboxStats
-	checks   []check
 	notes    []string
-	passed   int
-	failed   int
-}
-
-func (c *bulkChaos) logf(format string, args ...any) {
-	fmt.Fprintf(c.log, "bulk-chaos: "+format+"\n", args...)
-}
-
-func (c *bulkChaos) add(name, target, got string, ok bool) {
-	c.checks = append(c.checks, check{Name: name, Target: target, Got: got, OK: ok})
-	if ok {
-		c.passed++
-	} else {
-		c.failed++
-	}
 }
 
 func (c *bulkChaos) notef(format string, args ...any) {
@@ -237,18 +207,7 @@ func (c *bulkChaos) notef(format string, args ...any) {
 // when every check passed.
 func runBulkChaos(ctx context.Context, e *env, o bulkChaosOptions, stdout, stderr io.Writer) int {
 	e.seed = o.seed
-	c := &bulkChaos{e: e, o: o, out: stdout, log: stderr}
-	start := time.Now()
-	err := c.run(ctx)
-	c.report(time.Since(start), err)
-	fmt.Fprintf(stdout, "%d passed, %d failed\n", c.passed, c.failed)
-	switch {
-	case ctx.Err() != nil:
-		return 130
-	case c.failed > 0 || err != nil:
-		return 1
-	}
-	return 0
+	return runSuite(ctx, &bulkChaos{e: e, o: o, suite: suite{name: "bulk-chaos", out: stdout, log: stderr}})
 }
 
 // maxOddRuns bounds the extra resumes after runs that end with neither 0
@@ -342,8 +301,7 @@ func (c *bulkChaos) run(ctx context.Context) error {
 					return err
 				}
 				line := fmt.Sprintf("run %d: killed (SIGKILL) after %s: %s", i+1, r.Elapsed.Round(time.Millisecond), what)
-				c.runs = append(c.runs, line)
-				c.logf("%s", line)
+				c.record(line)
 				continue
 			}
 			c.logf("run %d ended before its kill (%s)", i+1, what)
@@ -361,8 +319,7 @@ func (c *bulkChaos) run(ctx context.Context) error {
 		if r.Exit != 0 && r.Exit != 3 {
 			line += "; stderr: " + tail(r.Stderr, 300)
 		}
-		c.runs = append(c.runs, line)
-		c.logf("%s", line)
+		c.record(line)
 		if r.Exit != 0 && r.Exit != 3 {
 			c.odd++
 			continue

@@ -19,16 +19,32 @@ import (
 
 // chaosOptions are the flags of `bench chaos`.
 type chaosOptions struct {
+	killOptions
+	rate    float64
+	workers int
+	jitter  time.Duration
+	messy   bool
+}
+
+// killOptions are the flags both chaos suites take.
+type killOptions struct {
 	rows     int
 	kills    int
 	seed     uint64
-	rate     float64
-	workers  int
 	retries  int
 	failRate float64
 	dropRate float64
-	jitter   time.Duration
-	messy    bool
+}
+
+// define declares the flags with these defaults of rows and kills and
+// this description of the kills.
+func (o *killOptions) define(flags *flag.FlagSet, rows, kills int, killsUsage string) {
+	flags.IntVar(&o.rows, "rows", rows, "rows imported")
+	flags.IntVar(&o.kills, "kills", kills, killsUsage)
+	flags.Uint64Var(&o.seed, "seed", 1, "seed of the rows, the kill moments and the sandbox's faults")
+	flags.IntVar(&o.retries, "retries", 10, "--retries of the import (and the export)")
+	flags.Float64Var(&o.failRate, "fail-rate", 0.1, "sandbox --fail-rate")
+	flags.Float64Var(&o.dropRate, "drop-rate", 0.02, "sandbox --drop-rate")
 }
 
 // parseChaos parses the flags of `bench chaos` (before anything is built).
@@ -36,14 +52,9 @@ func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
 	var o chaosOptions
 	flags := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	flags.IntVar(&o.rows, "rows", 10_000, "rows imported")
-	flags.IntVar(&o.kills, "kills", 5, "SIGKILLs during the import, each followed by --resume")
-	flags.Uint64Var(&o.seed, "seed", 1, "seed of the rows, the kill moments and the sandbox's faults")
+	o.define(flags, 10_000, 5, "SIGKILLs during the import, each followed by --resume")
 	flags.Float64Var(&o.rate, "rate", 200, "--rate of the import and the export (the sandbox has no limit)")
 	flags.IntVar(&o.workers, "workers", 16, "--workers of the import and the export")
-	flags.IntVar(&o.retries, "retries", 10, "--retries of the import and the export")
-	flags.Float64Var(&o.failRate, "fail-rate", 0.1, "sandbox --fail-rate")
-	flags.Float64Var(&o.dropRate, "drop-rate", 0.02, "sandbox --drop-rate")
 	flags.DurationVar(&o.jitter, "jitter", 20*time.Millisecond, "sandbox --jitter")
 	flags.BoolVar(&o.messy, "messy", true, "malformed and blank lines in the input, rows appended between kills, and once a line inserted that a resume must refuse (then --recheck)")
 	if err := flags.Parse(args); err != nil {
@@ -64,15 +75,64 @@ func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
 // code: 0 when every check passed.
 func runChaos(ctx context.Context, e *env, o chaosOptions, stdout, stderr io.Writer) int {
 	e.seed = o.seed
-	c := &chaos{e: e, o: o, out: stdout, log: stderr}
+	return runSuite(ctx, &chaos{e: e, o: o, suite: suite{name: "chaos", out: stdout, log: stderr}})
+}
+
+// chaosSuite is one of the chaos suites.
+type chaosSuite interface {
+	run(ctx context.Context) error
+	report(elapsed time.Duration, err error)
+	exit(ctx context.Context, err error) int
+}
+
+// runSuite runs a suite, reports what it found whatever happened, and
+// returns its exit code.
+func runSuite(ctx context.Context, s chaosSuite) int {
 	start := time.Now()
-	err := c.run(ctx)
-	c.report(time.Since(start), err)
-	fmt.Fprintf(stdout, "%d passed, %d failed\n", c.passed, c.failed)
+	err := s.run(ctx)
+	s.report(time.Since(start), err)
+	return s.exit(ctx, err)
+}
+
+// suite is what the chaos suites share: their output, one line per import
+// run, and the checks with their tally.
+type suite struct {
+	name   string
+	out    io.Writer
+	log    io.Writer
+	runs   []string
+	checks []check
+	passed int
+	failed int
+}
+
+func (s *suite) logf(format string, args ...any) {
+	fmt.Fprintf(s.log, s.name+": "+format+"\n", args...)
+}
+
+// record logs one line about an import run and keeps it for the report.
+func (s *suite) record(line string) {
+	s.runs = append(s.runs, line)
+	s.logf("%s", line)
+}
+
+func (s *suite) add(name, target, got string, ok bool) {
+	s.checks = append(s.checks, check{Name: name, Target: target, Got: got, OK: ok})
+	if ok {
+		s.passed++
+	} else {
+		s.failed++
+	}
+}
+
+// exit prints the tally and returns the suite's exit code: 0 when every
+// check passed and the suite ran to the end.
+func (s *suite) exit(ctx context.Context, err error) int {
+	fmt.Fprintf(s.out, "%d passed, %d failed\n", s.passed, s.failed)
 	switch {
 	case ctx.Err() != nil:
 		return 130
-	case c.failed > 0 || err != nil:
+	case s.failed > 0 || err != nil:
 		return 1
 	}
 	return 0
@@ -80,13 +140,11 @@ func runChaos(ctx context.Context, e *env, o chaosOptions, stdout, stderr io.Wri
 
 // chaos is one run of the suite and its findings.
 type chaos struct {
-	e   *env
-	o   chaosOptions
-	out io.Writer
-	log io.Writer
+	e *env
+	o chaosOptions
+	suite
 
-	runs      []string // one line per import run
-	survived  int      // kills that hit a running import
+	survived  int // kills that hit a running import
 	finalExit int
 	// reportRows are the rows in the import's error report after the last
 	// run (failed rows of every run of the resumed import).
@@ -108,13 +166,6 @@ type chaos struct {
 	// when the export differs from the input.
 	apiNote     string
 	apiExamples []string
-	checks      []check
-	passed      int
-	failed      int
-}
-
-func (c *chaos) logf(format string, args ...any) {
-	fmt.Fprintf(c.log, "chaos: "+format+"\n", args...)
 }
 
 // killPlan returns, for each kill, the number of POSTs the sandbox must
@@ -197,8 +248,7 @@ func (c *chaos) run(ctx context.Context) (err error) {
 				}
 				line := fmt.Sprintf("run %d: killed (SIGKILL) after %s, the sandbox had %d POSTs (target %d + %s)",
 					i+1, r.Elapsed.Round(time.Millisecond), posts, at[i], delays[i])
-				c.runs = append(c.runs, line)
-				c.logf("%s", line)
+				c.record(line)
 				continue
 			}
 		}
@@ -217,8 +267,7 @@ func (c *chaos) run(ctx context.Context) (err error) {
 		if r.Exit != 0 {
 			line += "; stderr: " + tail(r.Stderr, 300)
 		}
-		c.runs = append(c.runs, line)
-		c.logf("%s", line)
+		c.record(line)
 		break
 	}
 
@@ -305,15 +354,6 @@ func (c *chaos) edit(ctx context.Context, sb *sandboxProc, input string, i int, 
 	}
 	c.logf("a blank line inserted after the header: the resume %s; going on with --recheck", c.refused)
 	return []string{"--recheck"}, nil
-}
-
-func (c *chaos) add(name, target, got string, ok bool) {
-	c.checks = append(c.checks, check{Name: name, Target: target, Got: got, OK: ok})
-	if ok {
-		c.passed++
-	} else {
-		c.failed++
-	}
 }
 
 // report prints the findings and counts the checks.
