@@ -223,7 +223,7 @@ func checkBulkResult(ctx context.Context, e *env, name, db string, b *bulkInput,
 	if err != nil {
 		return nil, err
 	}
-	if o.contacts, o.diff, o.wrongStatus, err = compareBulkAccount(account, b); err != nil {
+	if o.contacts, o.diff, o.wrongStatus, err = compareBulkAccount(account, b, max(1, b.n/50_000)); err != nil {
 		return nil, err
 	}
 	return &o, nil
@@ -299,12 +299,12 @@ func exportStore(ctx context.Context, e *env, name, db string) (string, error) {
 }
 
 // compareBulkAccount compares the export of the account at path with the
-// end state b must give, a bucket of about 50,000 emails at a time (the
-// export read once per bucket), with compareState; it also counts the
+// end state b must give, in m buckets of emails (the export read once per
+// bucket; the callers take about 50,000 emails a bucket), with
+// compareState; it also counts the
 // contacts whose status is not the expected one (an export leaves Status
 // empty for active contacts). It returns the export's rows.
-func compareBulkAccount(path string, b *bulkInput) (int, stateDiff, int, error) {
-	m := max(1, b.n/50_000)
+func compareBulkAccount(path string, b *bulkInput, m int) (int, stateDiff, int, error) {
 	var total stateDiff
 	wrongStatus, rows := 0, 0
 	for k := range m {

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"ctctbulk/ctct"
 	"ctctbulk/mapping"
+	"ctctbulk/sandbox"
 )
 
 // TestBulkCounts checks the shares of each kind of row.
@@ -271,5 +274,260 @@ func TestWriteBulkInput(t *testing.T) {
 	}
 	if got := b.reportLines(lines); len(got) != b.reportRows() || !slices.IsSorted(got) {
 		t.Errorf("report lines %v, want %d sorted", got, b.reportRows())
+	}
+}
+
+// TestCompareBulkAccount checks that every kind of difference between an
+// export of the account and the end state is found, whatever the number
+// of buckets.
+func TestCompareBulkAccount(t *testing.T) {
+	b := newBulkInput(3, 400)
+	end := b.endState(0, 1)
+	var dnm, active string
+	for email, w := range end {
+		if w.status == ctct.StatusDoNotMail && dnm == "" {
+			dnm = email
+		}
+		if w.status == ctct.StatusActive && active == "" {
+			active = email
+		}
+	}
+	header := append(append([]string{"Status"}, bulkHeader...), "ContactLists")
+	row := func(email string) []string {
+		w := end[email]
+		st := w.status
+		if st == ctct.StatusActive {
+			st = "" // as an export --via activities writes it
+		}
+		out := []string{st}
+		for _, name := range bulkHeader {
+			out = append(out, w.exp.fields[name])
+		}
+		lists := ""
+		if w.exp.lists["1"] {
+			lists = "1"
+		}
+		return append(out, lists)
+	}
+	tests := []struct {
+		name        string
+		change      func(rows map[string][][]string)
+		want        stateDiff
+		wrongStatus int
+	}{
+		{"exact", func(map[string][][]string) {}, stateDiff{}, 0},
+		{"lost", func(r map[string][][]string) { delete(r, active) }, stateDiff{Lost: 1}, 0},
+		{"twice", func(r map[string][][]string) { r[active] = append(r[active], r[active][0]) }, stateDiff{Duplicates: 1}, 0},
+		{"wrong city", func(r map[string][][]string) { r[active][0][1+slices.Index(bulkHeader, "City")] = "Nowhere" },
+			stateDiff{WrongFields: 1, WrongRows: 1}, 0},
+		{"not on list 1", func(r map[string][][]string) { r[active][0][len(header)-1] = "2" }, stateDiff{WrongFields: 1, WrongRows: 1}, 0},
+		{"Do Not Mail lost", func(r map[string][][]string) { r[dnm][0][0] = "" }, stateDiff{}, 1},
+		{"re-subscribed", func(r map[string][][]string) { r[dnm][0][0], r[dnm][0][len(header)-1] = "", "1" }, stateDiff{}, 1},
+		{"invalid row imported", func(r map[string][][]string) {
+			for i, k := range b.kinds {
+				if k == bulkInvalid && i%2 == 1 { // a valid email, a bad state
+					r[genEmail(i)] = [][]string{append([]string{""}, append(b.record(i), "1")...)}
+					return
+				}
+			}
+			t.Fatal("no invalid row with a valid email")
+		}, stateDiff{Extra: 1}, 0},
+	}
+	for _, tt := range tests {
+		for _, m := range []int{1, 3} {
+			rows := map[string][][]string{}
+			for email := range end {
+				rows[email] = [][]string{row(email)}
+			}
+			tt.change(rows)
+			path := filepath.Join(t.TempDir(), "account.csv")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := csv.NewWriter(f)
+			w.Write(header)
+			for _, rs := range rows {
+				w.WriteAll(rs)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			n, d, wrongStatus, err := compareBulkAccount(path, b, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			contacts := len(rows)
+			if n < contacts || d.Contacts != contacts {
+				t.Errorf("%s, %d buckets: %d rows, %d contacts, want %d", tt.name, m, n, d.Contacts, contacts)
+			}
+			if len(d.Examples) == 0 != (tt.want.ok() && tt.wrongStatus == 0) {
+				t.Errorf("%s, %d buckets: examples %q", tt.name, m, d.Examples)
+			}
+			if d.String() != tt.want.String() || wrongStatus != tt.wrongStatus {
+				t.Errorf("%s, %d buckets: %s, %d wrong statuses; want %s, %d", tt.name, m, d, wrongStatus, tt.want, tt.wrongStatus)
+			}
+		}
+	}
+}
+
+// TestCompareReport checks the comparison of an error report's lines and
+// statuses with the failed and skipped rows.
+func TestCompareReport(t *testing.T) {
+	want := map[int]string{3: "failed", 9: "skipped", 12: "failed"}
+	tests := []struct {
+		name string
+		got  map[int][]string
+		diff reportDiff
+	}{
+		{"exact", map[int][]string{3: {"failed"}, 9: {"skipped"}, 12: {"failed"}}, reportDiff{Rows: 3}},
+		{"missing", map[int][]string{3: {"failed"}, 12: {"failed"}}, reportDiff{Rows: 2, Missing: 1}},
+		{"extra", map[int][]string{3: {"failed"}, 9: {"skipped"}, 12: {"failed"}, 20: {"failed"}}, reportDiff{Rows: 4, Extra: 1}},
+		{"twice", map[int][]string{3: {"failed", "failed"}, 9: {"skipped"}, 12: {"failed"}}, reportDiff{Rows: 4, Twice: 1}},
+		{"wrong status", map[int][]string{3: {"failed"}, 9: {"failed"}, 12: {"failed"}}, reportDiff{Rows: 3, WrongStatus: 1}},
+	}
+	for _, tt := range tests {
+		d := compareReport(tt.got, want)
+		if len(d.Examples) == 0 != tt.diff.ok() {
+			t.Errorf("%s: examples %q", tt.name, d.Examples)
+		}
+		d.Examples = nil
+		if d.String() != tt.diff.String() || d.ok() != tt.diff.ok() {
+			t.Errorf("%s: %s, want %s", tt.name, d, tt.diff)
+		}
+	}
+}
+
+// TestReadReportEntries reads the lines and statuses of a report whose
+// cells hold line breaks.
+func TestReadReportEntries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.csv.errors.csv")
+	text := "EmailAddress,Note,_line,_status,_error\n" +
+		"a.at.example.com,\"two\nlines\",3405,failed,bad email\n" +
+		"b@example.com,x,3672,skipped,Do Not Mail\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readReportEntries(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !slices.Equal(got[3405], []string{"failed"}) || !slices.Equal(got[3672], []string{"skipped"}) {
+		t.Errorf("got %v", got)
+	}
+}
+
+// TestRunPhase checks the phase a run's jobs (newest first) show.
+func TestRunPhase(t *testing.T) {
+	exp := func(status string) ctct.Activity {
+		return ctct.Activity{Type: ctct.ActivityExportContacts, Status: status}
+	}
+	add := func(status string) ctct.Activity {
+		return ctct.Activity{Type: ctct.ActivityAddContactDetail, Status: status}
+	}
+	tests := []struct {
+		name string
+		run  []ctct.Activity
+		want string
+	}{
+		{"nothing yet", nil, ""},
+		{"plan", []ctct.Activity{exp(ctct.ActivityPending), exp(ctct.ActivityComplete)}, phasePlan},
+		{"jobs", []ctct.Activity{add(ctct.ActivityRunning), add(ctct.ActivityComplete), exp(ctct.ActivityComplete)}, phaseJobs},
+		{"jobs done, no export yet", []ctct.Activity{add(ctct.ActivityComplete), exp(ctct.ActivityComplete)}, phaseJobs},
+		{"verify", []ctct.Activity{exp(ctct.ActivityQueued), add(ctct.ActivityComplete), add(ctct.ActivityError), exp(ctct.ActivityComplete)}, phaseVerify},
+		{"an add job left running", []ctct.Activity{exp(ctct.ActivityQueued), add(ctct.ActivityRunning), exp(ctct.ActivityComplete)}, phaseJobs},
+	}
+	for _, tt := range tests {
+		if got := runPhase(tt.run); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestBulkKillPlan checks that the kills take the phases in turn with
+// deterministic delays in range.
+func TestBulkKillPlan(t *testing.T) {
+	phases, delays := bulkKillPlan(4, 5)
+	p2, d2 := bulkKillPlan(4, 5)
+	if !slices.Equal(phases, p2) || !slices.Equal(delays, d2) {
+		t.Fatal("not deterministic")
+	}
+	if want := []string{phasePlan, phaseJobs, phaseVerify, phasePlan, phaseJobs}; !slices.Equal(phases, want) {
+		t.Errorf("phases %v, want %v", phases, want)
+	}
+	for i, d := range delays {
+		if d < 0 || d >= 3*time.Second {
+			t.Errorf("kill %d: delay %s", i, d)
+		}
+	}
+}
+
+// TestBulkImportArgs checks the import's arguments for each way.
+func TestBulkImportArgs(t *testing.T) {
+	tests := []struct {
+		via  string
+		want []string
+	}{
+		{"activities", []string{"--via", "activities", "--bulk-rows", "20000"}},
+		{"contacts", []string{"--via", "contacts", "--workers", "16"}},
+		{"legacy", []string{"--workers", "16"}},
+	}
+	for _, tt := range tests {
+		got := bulkImportArgs(tt.via, "in.csv", "s.json", "--resume")
+		base := []string{"import", "--list", "1", "--rate", "1000", "--summary-json", "s.json"}
+		want := append(append(append(base, tt.want...), "--resume"), "in.csv")
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", tt.via, got, want)
+		}
+	}
+}
+
+// TestSeedBulkStore seeds a small store through the sandbox's Go API and
+// reads it back: the present rows with their seeded values, on list 1,
+// the Do Not Mail ones opted out, nothing else.
+func TestSeedBulkStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens a sandbox store")
+	}
+	b := newBulkInput(6, 600)
+	path := filepath.Join(t.TempDir(), "seed.db")
+	if err := seedBulkStore(t.Context(), path, b); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sandbox.New(t.Context(), sandbox.Options{DB: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer s.Close()
+	defer srv.Close()
+	got, err := readAccount(t.Context(), srv.URL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bulkCounts(600)
+	if want := c[bulkPresentSame] + c[bulkPresentDiff] + c[bulkDoNotMail]; len(got) != want {
+		t.Fatalf("%d contacts, want %d", len(got), want)
+	}
+	for i := range b.n {
+		rec, ok := b.seeded(i)
+		rs := got[genEmail(i)]
+		if !ok {
+			if len(rs) > 0 && b.kinds[i] != bulkInvalid {
+				t.Errorf("row %d kind %d: in the account", i, b.kinds[i])
+			}
+			continue
+		}
+		if len(rs) != 1 {
+			t.Fatalf("row %d: %d contacts", i, len(rs))
+		}
+		for f, name := range bulkHeader {
+			if rs[0][name] != rec[f] {
+				t.Errorf("row %d: %s = %q, want %q", i, name, rs[0][name], rec[f])
+			}
+		}
+		if b.kinds[i] != bulkDoNotMail && rs[0]["ContactLists"] != "1" {
+			t.Errorf("row %d: lists %q", i, rs[0]["ContactLists"])
+		}
 	}
 }
