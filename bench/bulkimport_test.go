@@ -531,3 +531,67 @@ func TestSeedBulkStore(t *testing.T) {
 		}
 	}
 }
+
+// TestActivityWatch reads the phases off a sandbox's real feed: jobs
+// made before mark are not the run's.
+func TestActivityWatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens sandboxes")
+	}
+	ctx := t.Context()
+	open := func(delay time.Duration) (*activityWatch, *ctct.Client) {
+		s, err := sandbox.New(ctx, sandbox.Options{DB: filepath.Join(t.TempDir(), "s.db"), ActivityDelay: delay, ActivityRate: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s)
+		t.Cleanup(func() { srv.Close(); s.Close() })
+		w, err := newActivityWatch(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w, w.c
+	}
+	phase := func(w *activityWatch, want string) {
+		t.Helper()
+		if got, err := w.phase(ctx); err != nil || got != want {
+			t.Fatalf("phase %q %v, want %q", got, err, want)
+		}
+	}
+	create := func(c *ctct.Client, req *ctct.ActivityRequest) *ctct.Activity {
+		t.Helper()
+		a, err := c.CreateActivity(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	export := &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: &ctct.ExportOptions{List: "active"}}
+	add := &ctct.ActivityRequest{Type: ctct.ActivityAddContacts, Lists: []string{"1"},
+		Rows: []ctct.BulkRow{{EmailAddress: "a@example.com"}}}
+
+	// Jobs that wait an hour: the plan, then the add jobs.
+	w, c := open(time.Hour)
+	create(c, export) // an earlier run's
+	if err := w.mark(ctx); err != nil {
+		t.Fatal(err)
+	}
+	phase(w, "")
+	create(c, export)
+	phase(w, phasePlan)
+	create(c, add)
+	phase(w, phaseJobs)
+
+	// Jobs that run at once: the verify after the add jobs.
+	w, c = open(-1)
+	if err := w.mark(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := create(c, add)
+	if _, err := c.WaitActivity(ctx, a.ID, ctct.WaitOptions{First: 5 * time.Millisecond, Max: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	phase(w, phaseJobs)
+	create(c, export)
+	phase(w, phaseVerify)
+}

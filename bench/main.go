@@ -11,6 +11,8 @@
 //	go run ./bench -json out.json ...    also write the results as JSON
 //	go run ./bench chaos [-rows 10000 -kills 5 -seed 1]
 //	go run ./bench bulk-chaos [-rows 50000 -kills 3 -seed 1]
+//	BENCH_BULK_VIA=legacy go run ./bench -scale 0.1 bulk-import-10k
+//	                                     the bulk scenarios through a binary that has no --via
 //	go run ./bench csvread FILE          encoding/csv-only read (the dry-run baseline)
 //
 // Only loopback addresses are used; every wait is bounded.
