@@ -211,7 +211,8 @@ func runBulkChaos(ctx context.Context, e *env, o bulkChaosOptions, stdout, stder
 }
 
 // maxOddRuns bounds the extra resumes after runs that end with neither 0
-// nor 3 (a fatal error under the faults, say).
+// nor 3 (a fatal error under the faults, say; 2, a usage error or a
+// refused resume, ends the suite at once).
 const maxOddRuns = 5
 
 func (c *bulkChaos) run(ctx context.Context) error {
@@ -320,6 +321,10 @@ func (c *bulkChaos) run(ctx context.Context) error {
 			line += "; stderr: " + tail(r.Stderr, 300)
 		}
 		c.record(line)
+		if r.Exit == 2 {
+			// A usage error, or a resume refused: no later run can do better.
+			return fmt.Errorf("run %d: exit 2: %s", i+1, tail(r.Stderr, 300))
+		}
 		if r.Exit != 0 && r.Exit != 3 {
 			c.odd++
 			continue
