@@ -353,7 +353,8 @@ func TestCompareBulkAccount(t *testing.T) {
 			if err := f.Close(); err != nil {
 				t.Fatal(err)
 			}
-			n, d, wrongStatus, err := compareBulkAccount(path, b, m)
+			src := func(f func(string, record)) (int, error) { return eachExportRecord(path, f) }
+			n, d, wrongStatus, err := compareBulkAccount(src, b, m)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -82,7 +82,7 @@ func readAccount(ctx context.Context, url string, perSecond float64) (map[string
 }
 
 // contactRecord turns a full contact into a record of the generated
-// header's fields.
+// header's fields, its id and its status.
 func contactRecord(ct *ctct.Contact) record {
 	r := record{}
 	for _, name := range genHeader {
@@ -97,6 +97,7 @@ func contactRecord(ct *ctct.Contact) record {
 		r[name] = ct.Get(name)
 	}
 	r["Id"] = ctct.Number(ct.ID)
+	r["Status"] = ct.Status
 	return r
 }
 
