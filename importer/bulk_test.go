@@ -349,3 +349,47 @@ func TestBulkInterruptedThenResumed(t *testing.T) {
 	}
 	checkGenerated(t, e, n, 1)
 }
+
+// TestBulkDryRunPlansEachPath: a dry run says which rows each way takes
+// and the jobs they need.
+func TestBulkDryRunPlansEachPath(t *testing.T) {
+	input := "Email,First Name,Status,Country Name\n"
+	for i := range 60 {
+		input += fmt.Sprintf("p%d@example.com,P,,\n", i)
+	}
+	input += "dnm@example.com,D,Do Not Mail,\nfr@example.com,F,,France\nbad,X,,\n"
+	tests := []struct {
+		via                  importer.Via
+		bulkRows             int
+		wantBulk, wantJobs   int64
+		wantContacts, wantOK int64
+	}{
+		{importer.ViaContacts, 0, 0, 0, 62, 62},
+		{importer.ViaActivities, 25, 60, 3, 2, 62},
+		{importer.ViaAuto, 0, 60, 1, 2, 62},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.via), func(t *testing.T) {
+			dir := t.TempDir()
+			im, err := importer.New(nil, importer.Options{DryRun: true, Via: tt.via, BulkRows: tt.bulkRows, ReportPath: filepath.Join(dir, "r.csv")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := im.Run(context.Background(), strings.NewReader(input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Valid != tt.wantOK || sum.PlanBulkRows != tt.wantBulk || sum.PlanJobs != tt.wantJobs || sum.PlanContactsRows != tt.wantContacts {
+				t.Errorf("valid %d, bulk %d in %d jobs, contacts %d; want %d, %d in %d, %d",
+					sum.Valid, sum.PlanBulkRows, sum.PlanJobs, sum.PlanContactsRows, tt.wantOK, tt.wantBulk, tt.wantJobs, tt.wantContacts)
+			}
+			var out bytes.Buffer
+			if err := sum.WriteText(&out); err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantBulk > 0 && !strings.Contains(out.String(), fmt.Sprintf("activities: %d rows in %d job", tt.wantBulk, tt.wantJobs)) {
+				t.Errorf("summary does not give the bulk plan:\n%s", out.String())
+			}
+		})
+	}
+}

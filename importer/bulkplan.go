@@ -166,7 +166,7 @@ func (b *bulkRun) plan(ctx, work context.Context) error {
 	acts := make([]*ctct.Activity, len(systemLists))
 	for i, s := range systemLists {
 		x := &ctct.ExportOptions{List: s.list, FileType: ctct.FileTypeCSV, SortBy: ctct.SortByEmail, ListNames: b.lists.lists != nil, Columns: cols}
-		a, err := b.bc.CreateActivity(work, &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: x})
+		a, err := b.createExport(work, x)
 		if err != nil {
 			return fmt.Errorf("plan: export list %s: %w", s.list, err)
 		}
@@ -272,4 +272,16 @@ func listsByName(lists []ctct.List, uri func(string) string) map[string][]string
 		}
 	}
 	return m
+}
+
+// createExport creates an export job. A POST whose outcome is uncertain
+// is sent again (up to the run's retries): a second export job costs the
+// account nothing but the time it runs, where giving up costs the run.
+func (b *bulkRun) createExport(ctx context.Context, x *ctct.ExportOptions) (*ctct.Activity, error) {
+	for attempt := 0; ; attempt++ {
+		a, err := b.bc.CreateActivity(ctx, &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: x})
+		if err == nil || !errors.Is(err, ctct.ErrUncertain) || attempt >= b.im.opts.Retries {
+			return a, err
+		}
+	}
 }

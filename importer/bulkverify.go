@@ -46,7 +46,7 @@ func (b *bulkRun) verify(ctx, work context.Context) error {
 		}
 	}
 	x := &ctct.ExportOptions{List: list, FileType: ctct.FileTypeCSV, SortBy: ctct.SortByEmail, ListNames: b.lists.lists != nil, Columns: cols}
-	a, err := b.bc.CreateActivity(work, &ctct.ActivityRequest{Type: ctct.ActivityExportContacts, Export: x})
+	a, err := b.createExport(work, x)
 	if err != nil {
 		return fmt.Errorf("verify: export %s: %w", what, err)
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
+	"ctctbulk/ctct"
 	"ctctbulk/mapping"
 )
 
@@ -30,6 +32,8 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 		}
 	}
 	width := len(rd.Header())
+	toContacts := im.contactsColumns(m)
+	var contactsRows int64
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			readErr = ErrInterrupted
@@ -62,10 +66,22 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 			continue
 		}
 		im.counts.valid.Add(1)
+		if toContacts(row.Cells) {
+			contactsRows++
+		}
 	}
 	sum := im.summary()
 	valid := sum.Valid
-	sum.PlannedRequests = (valid+batchSize-1)/batchSize + 2*valid
+	bulkRows := valid - contactsRows
+	if im.opts.Via == ViaContacts || (im.opts.Via == ViaAuto && bulkRows < MinBulkRows) || im.bulkBlocker() != "" {
+		bulkRows, contactsRows = 0, valid
+	}
+	sum.PlanBulkRows, sum.PlanContactsRows = bulkRows, contactsRows
+	sum.PlannedRequests = (contactsRows+batchSize-1)/batchSize + 2*contactsRows
+	if bulkRows > 0 {
+		sum.PlanJobs = (bulkRows + int64(im.opts.BulkRows) - 1) / int64(im.opts.BulkRows)
+		sum.PlannedRequests += planBulkRequests(sum.PlanJobs, !im.opts.NoVerify)
+	}
 	if len(im.opts.Lists) > 0 || m.HasListsColumn() {
 		sum.PlannedRequests++
 	}
@@ -79,4 +95,51 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 		sum.Stopped = StopInterrupted
 	}
 	return sum, readErr
+}
+
+// Requests a bulk job is planned to take: its POST and the polls of a job
+// the server runs as fast as it was seen to (the bench's figures: two or
+// three polls); an export adds the GET of its file.
+const (
+	plannedJobRequests    = 4
+	plannedExportRequests = plannedJobRequests + 1
+)
+
+// planBulkRequests is the most requests of the bulk path with jobs add
+// jobs: the plan's three exports, the jobs, and the verification's export.
+func planBulkRequests(jobs int64, verify bool) int64 {
+	n := int64(len(systemLists))*plannedExportRequests + jobs*plannedJobRequests
+	if verify {
+		n += plannedExportRequests
+	}
+	return n
+}
+
+// contactsColumns returns a test of a valid row's cells that says whether
+// the row goes through the contacts collection whatever the account holds:
+// an opt-out to carry over (Status Do Not Mail), a value in a field with no
+// bulk column, or any such field with --empty clear. A dry run reads no
+// more than the cells for it.
+func (im *Importer) contactsColumns(m *mapping.Mapping) func(cells []string) bool {
+	var cols []int
+	for _, c := range m.Columns() {
+		if f, ok := ctct.LookupField(c.Field); ok && f.Editable && f.Bulk == "" {
+			if im.opts.Empty == mapping.EmptyClear {
+				return func([]string) bool { return true }
+			}
+			cols = append(cols, c.Index)
+		}
+	}
+	status := m.StatusColumn()
+	return func(cells []string) bool {
+		if im.opts.OptOuts == OptOutsCarry && status >= 0 && status < len(cells) && strings.EqualFold(strings.TrimSpace(cells[status]), ctct.StatusDoNotMail) {
+			return true
+		}
+		for _, i := range cols {
+			if i < len(cells) && strings.TrimSpace(cells[i]) != "" {
+				return true
+			}
+		}
+		return false
+	}
 }

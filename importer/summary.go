@@ -41,6 +41,13 @@ type Summary struct {
 	// validation and the most requests a real run would send.
 	Valid           int64 `json:"valid,omitempty"`
 	PlannedRequests int64 `json:"planned_requests,omitempty"`
+	// PlanBulkRows and PlanContactsRows are the valid rows a dry run plans
+	// to send in bulk jobs (PlanJobs of them) and through the contacts
+	// collection; the bulk rows' count is a most (unchanged rows are only
+	// known from the account).
+	PlanBulkRows     int64 `json:"plan_bulk_rows,omitempty"`
+	PlanJobs         int64 `json:"plan_jobs,omitempty"`
+	PlanContactsRows int64 `json:"plan_contacts_rows,omitempty"`
 	// PlanRate, PlanSeconds, DailyQuota and PlanDays say how long the
 	// planned requests take at the run's rate and in how many days they
 	// fit a daily quota (set by Plan).
@@ -148,7 +155,13 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.DryRun {
 		fmt.Fprintf(&b, "dry run: %s read, %d valid, %d invalid\n", nRows(s.Read), s.Valid, s.Failed)
-		fmt.Fprintf(&b, "a real run would send at most %d requests", s.PlannedRequests)
+		if s.PlanBulkRows > 0 {
+			fmt.Fprintf(&b, "activities: %s in %d %s, plus 3 exports to plan and 1 to verify\n", nRows(s.PlanBulkRows), s.PlanJobs, plural(s.PlanJobs, "job", "jobs"))
+		}
+		if s.PlanContactsRows > 0 || s.PlanBulkRows == 0 {
+			fmt.Fprintf(&b, "contacts collection: %s, a request per 50 to look up and up to 2 each to write\n", nRows(s.PlanContactsRows))
+		}
+		fmt.Fprintf(&b, "a real run would send at most about %d requests", s.PlannedRequests)
 		if s.PlanRate > 0 {
 			fmt.Fprintf(&b, ": about %s at --rate %g", progress.Human(time.Duration(s.PlanSeconds*float64(time.Second))), s.PlanRate)
 		}
@@ -213,6 +226,13 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // nRows writes n rows, "1 row" for one.
