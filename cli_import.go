@@ -64,11 +64,15 @@ func newImportCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import [flags] FILE",
 		Short: "put the rows of a CSV file into the account (FILE, or - for stdin)",
-		Long: `Import creates and updates contacts from the rows of a CSV file. Emails are
-looked up 50 per request; new contacts are created, existing ones updated only
-when a value differs. Rows that fail go to FILE.errors.csv; FILE.journal
-records finished rows, so that after Ctrl-C, a crash or --max-requests a run
-started again with --resume continues where it stopped.`,
+		Long: `Import creates and updates contacts from the rows of a CSV file, only where a
+value differs. Through the contacts collection (--via contacts) emails are
+looked up 50 per request and each row written takes a request or two; through
+bulk activities (--via activities) the account is exported to plan, new and
+changed rows go in jobs of up to 20,000 rows, and an export checks them after.
+--via auto (the default) takes activities from 25 rows to send, the API's
+rule. Rows that fail go to FILE.errors.csv; FILE.journal records finished rows
+and sent jobs, so that after Ctrl-C, a crash or --max-requests a run started
+again with --resume continues where it stopped.`,
 		Example: `  ctctbulk import --list 1 --list Customers contacts.csv
   ctctbulk import --map samples/crm.map --list 2 samples/crm_export.csv
   ctctbulk import --dry-run --daily-quota 10000 big.csv`,

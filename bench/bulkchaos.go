@@ -413,8 +413,12 @@ func (c *bulkChaos) report(elapsed time.Duration, err error) {
 		c.add("duplicated", "0", strconv.Itoa(d.Duplicates), d.Duplicates == 0)
 		c.add("wrong", "0", fmt.Sprintf("%d fields (in %d contacts), %d extra, %d statuses", d.WrongFields, d.WrongRows, d.Extra, c.outcome.wrongStatus),
 			d.WrongFields == 0 && d.Extra == 0 && c.outcome.wrongStatus == 0)
-		c.add("faults injected", "> 0 failures and drops", fmt.Sprintf("%d failures, %d drops", c.faults.InjectedFailures, c.faults.Dropped),
-			(o.failRate == 0 || c.faults.InjectedFailures > 0) && (o.dropRate == 0 || c.faults.Dropped > 0))
+		// Drops are rolled on successful writes, and a bulk import makes a
+		// few dozen (its jobs' POSTs): at 0.02 most runs see none, so they
+		// are shown, not required (the importer's own tests drop POSTs at
+		// a high rate: TestBulkUnderFaultsExactState).
+		c.add("faults injected", "> 0 failures", fmt.Sprintf("%d failures, %d drops", c.faults.InjectedFailures, c.faults.Dropped),
+			o.failRate == 0 || c.faults.InjectedFailures > 0)
 		// A row a killed run's job applied before the run could journal
 		// it may be found unchanged by the next run: the split between
 		// created, updated and unchanged is shown, not a target.

@@ -393,3 +393,33 @@ func TestBulkDryRunPlansEachPath(t *testing.T) {
 		})
 	}
 }
+
+// TestBulkUnderFaultsExactState imports through activities against a
+// sandbox that fails a fifth of the requests and drops the answer of a
+// third of the writes (a job created, its answer lost): every row is
+// created once, the account is exact, and a second run finds every row
+// unchanged.
+func TestBulkUnderFaultsExactState(t *testing.T) {
+	const n = 150
+	e := newEnv(t, sandbox.Options{ActivityDelay: -1, ActivityRate: -1, FailRate: 0.2, DropRate: 0.3})
+	o := e.bulkOptions(importer.ViaActivities)
+	o.BulkRows = 30
+	sum, err := e.run(t, context.Background(), o, generate(n, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Created != n || sum.Failed != 0 || sum.Verified != n {
+		t.Errorf("summary %+v", sum)
+	}
+	if st := e.sb.Stats(); st.InjectedFailures == 0 || st.Dropped == 0 {
+		t.Errorf("faults not exercised: %+v", st)
+	}
+	checkGenerated(t, e, n, 1)
+	sum, err = e.run(t, context.Background(), o, generate(n, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Unchanged != n {
+		t.Errorf("second run %+v", sum)
+	}
+}

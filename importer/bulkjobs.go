@@ -95,6 +95,9 @@ func (b *bulkRun) classify(ctx, work context.Context, o *outcomes) error {
 			b.im.counts.read.Add(1)
 		}
 		chunk = append(chunk, it)
+		if err := o.writeErr(); err != nil {
+			return err // the report or the journal cannot be written
+		}
 		if len(chunk) == classifyChunk {
 			if err := b.classifyChunk(ctx, work, chunk, finish); err != nil {
 				return err

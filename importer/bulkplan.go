@@ -37,12 +37,11 @@ func (b *bulkRun) settleJournaled(ctx, work context.Context) error {
 		}
 		jb := &bulkJob{seq: jj.seq, lists: jj.lists, lines: jj.lines, class: jj.class, journal: jj}
 		jobs = append(jobs, jb)
-		for i, l := range jj.lines {
+		for _, l := range jj.lines {
 			if b.j.doneDigest(l) == 0 {
 				b.mark(l, lineSent)
 				b.held++
 			}
-			_ = i
 		}
 	}
 	if len(jobs) == 0 {

@@ -248,16 +248,7 @@ func (j *journal) earlier() map[string]int64 {
 
 // add records a finished row and returns the first write error met.
 func (j *journal) add(line int, digest uint64, status string) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.err != nil {
-		return j.err
-	}
-	if j.f == nil {
-		return errors.New("journal closed")
-	}
-	_, j.err = j.f.WriteString(strconv.Itoa(line) + " " + strconv.FormatUint(digest, 16) + " " + status + "\n")
-	return j.err
+	return j.write(strconv.Itoa(line) + " " + strconv.FormatUint(digest, 16) + " " + status + "\n")
 }
 
 // close keeps the journal for a later --resume and releases its lock.
