@@ -216,7 +216,7 @@ func TestExportViaActivitiesCLI(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, fmt.Sprintf("contacts written %d (through activities: %d in the files of 3 export jobs", n, n)) {
+	if !strings.Contains(stdout, fmt.Sprintf("contacts written %d (%d in the files of 3 export jobs", n, n)) {
 		t.Errorf("summary on stdout: %q", stdout)
 	}
 	var sum exporter.Summary

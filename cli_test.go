@@ -185,7 +185,7 @@ func TestImportBudgetExitCodes(t *testing.T) {
 		{[]string{"--max-requests", "30"}, exitBudget, "not finished", "--resume"},
 		{nil, exitUsage, "", "add --resume to continue it"},
 		// The row that failed in the first run still decides the exit code.
-		{[]string{"--resume"}, exitRowsFailed, "failed 1)", "1 row failed"},
+		{[]string{"--resume"}, exitRowsFailed, "failed 1\n", "1 row failed"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(t, nil, append(append(append([]string{}, base...), tt.args...), input)...)

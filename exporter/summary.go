@@ -119,7 +119,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "target: %s\n", s.Target)
 	}
 	if s.Via == string(ViaActivities) {
-		fmt.Fprintf(&b, "contacts written %d (through activities: %d in the files of %d export jobs", s.Rows, s.Listed, s.Jobs)
+		fmt.Fprintf(&b, "contacts written %d (%d in the files of %d export jobs", s.Rows, s.Listed, s.Jobs)
 	} else {
 		fmt.Fprintf(&b, "contacts written %d (listed %d in %d pages", s.Rows, s.Listed, s.Pages)
 	}
@@ -139,7 +139,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "elapsed %s, %.1f rows/s, %.1f requests/s\n",
 		time.Duration(s.ElapsedSeconds*float64(time.Second)).Round(time.Millisecond), s.RowsPerSecond, s.RequestsPerSecond)
 	if s.Output != "-" && s.Stopped == "" {
-		fmt.Fprintf(&b, "output %s (%d bytes, sha256 %s)\n", s.Output, s.Bytes, s.SHA256)
+		// The digest alone is 64 columns: a line of its own keeps the
+		// summary within an 80-column terminal.
+		fmt.Fprintf(&b, "output %s (%d bytes)\nsha256 %s\n", s.Output, s.Bytes, s.SHA256)
 	}
 	if s.State != "" {
 		fmt.Fprintf(&b, "state %s: next run exports changes since %s\n", s.State, s.HighWaterMark)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,17 +52,16 @@ const (
 	routeContacts = 2
 )
 
-// openAccountIndex creates the index in a temporary file in dir.
-func openAccountIndex(ctx context.Context, dir string) (*accountIndex, error) {
-	f, err := os.CreateTemp(dir, ".ctctbulk-index-*.db")
-	if err != nil {
-		return nil, fmt.Errorf("create account index: %w", err)
+// openAccountIndex creates the index in the file path, replacing what a
+// killed run left there (the caller holds the journal's lock, which
+// guards it).
+func openAccountIndex(ctx context.Context, path string) (*accountIndex, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("remove the account index a killed run left: %w", err)
 	}
-	path := f.Name()
-	f.Close()
 	// The file is a scratch copy of the account: no journal, no fsync,
 	// a bounded page cache.
-	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=cache_size(-16000)&_pragma=temp_store(FILE)"
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=cache_size(-8000)&_pragma=temp_store(FILE)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		os.Remove(path)

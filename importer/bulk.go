@@ -59,6 +59,7 @@ type BulkClient interface {
 	GetActivity(ctx context.Context, id string) (*ctct.Activity, error)
 	WaitActivity(ctx context.Context, id string, o ctct.WaitOptions) (*ctct.Activity, error)
 	ExportFile(ctx context.Context, a *ctct.Activity) (io.ReadCloser, error)
+	Activities() *ctct.Pager
 }
 
 // Line states of the bulk path (bulkRun.state, by input line).
@@ -69,6 +70,11 @@ const (
 	lineFailed   = 'f' // sent and failed (reason in bulkRun.reasons)
 	lineContacts = 'k' // goes through the contacts collection
 	lineSent     = 's' // in a job not ended yet
+	// lineDeferred is a row decided without a request (unchanged,
+	// skipped...) against what an earlier row's job, not ended when it
+	// was read, was to leave: its outcome stands once that row applied,
+	// and it goes through the contacts collection if that row failed.
+	lineDeferred = 'd'
 	// The verification turns lineCreated and lineUpdated into these once
 	// the account shows the row's values.
 	lineCreatedChecked = 'C'
@@ -87,9 +93,11 @@ type bulkRun struct {
 	ix    *accountIndex
 	src   io.ReadSeeker
 
-	// state holds each input line's state; reasons the failed lines'.
-	state   []byte
-	reasons map[int]string
+	// state holds each input line's state; reasons the failed lines';
+	// deferred the rows of lineDeferred.
+	state    []byte
+	reasons  map[int]string
+	deferred map[int]deferredRow
 	// open are the jobs being filled, by list set; unfinished the posted
 	// jobs not ended yet, oldest first.
 	open       map[string]*bulkJob
@@ -127,6 +135,13 @@ type bulkJob struct {
 	act      *ctct.Activity
 	posted   time.Time
 	journal  *journalJob
+}
+
+// deferredRow is a row whose outcome waits for an earlier row's job:
+// dep is that row's line.
+type deferredRow struct {
+	dep int
+	res rowResult
 }
 
 // hashAcc combines row digests in order.
@@ -177,9 +192,9 @@ func (b *bulkRun) outcome(line int) (rowResult, bool) {
 	return rowResult{}, false
 }
 
-// unsettled reports whether the last pass has to finish line: a row sent
-// in a job, or one that goes through the contacts collection.
-func (b *bulkRun) unsettled(line int) bool { return b.at(line) != lineSettled }
+// toContacts reports whether line goes through the contacts collection
+// (the last pass, once the bulk path wrote its own rows' outcomes).
+func (b *bulkRun) toContacts(line int) bool { return b.at(line) == lineContacts }
 
 // contactsRows is the rows sent through the contacts collection.
 func (b *bulkRun) contactsRows() int64 {
@@ -203,10 +218,13 @@ func (im *Importer) needsContacts(rec *mapping.Record) bool {
 	return false
 }
 
-// bulkBlockers are the reasons a whole run cannot use bulk jobs.
-func (im *Importer) bulkBlocker() string {
-	if im.opts.OptInSource == ctct.ActionByContact {
+// bulkBlocker says why a whole run cannot use bulk jobs, "" when it can.
+func (im *Importer) bulkBlocker(m *mapping.Mapping) string {
+	switch {
+	case im.opts.OptInSource == ctct.ActionByContact:
 		return "--opt-in-source ACTION_BY_CONTACT: a bulk job records every contact as ACTION_BY_CUSTOMER"
+	case len(im.opts.Lists) == 0 && !m.HasListsColumn():
+		return "no --list and no ContactLists column: a bulk job adds its contacts to lists, and needs one"
 	}
 	return ""
 }
@@ -221,7 +239,7 @@ func (im *Importer) useBulk(rd *CSVReader, m *mapping.Mapping, j *journal, input
 	if im.opts.Via == ViaContacts || im.opts.Via == "" {
 		return false, rd, nil
 	}
-	if why := im.bulkBlocker(); why != "" {
+	if why := im.bulkBlocker(m); why != "" {
 		if im.opts.Via == ViaActivities {
 			im.opts.Warnf("every row goes through the contacts collection: %s", why)
 		}
@@ -270,7 +288,7 @@ func (im *Importer) runBulk(ctx context.Context, input io.ReadSeeker, m *mapping
 		return nil, errors.New("import through activities: the client cannot run bulk jobs")
 	}
 	b := &bulkRun{im: im, bc: bc, m: m, lists: lists, j: j, src: input,
-		reasons: map[int]string{}, open: map[string]*bulkJob{}, rate: assumedRowsPerSecond, nextSeq: 1}
+		reasons: map[int]string{}, deferred: map[int]deferredRow{}, open: map[string]*bulkJob{}, rate: assumedRowsPerSecond, nextSeq: 1}
 	for seq := range j.journaledJobs() {
 		b.nextSeq = max(b.nextSeq, seq+1)
 	}
@@ -318,6 +336,12 @@ func (im *Importer) runBulk(ctx context.Context, input io.ReadSeeker, m *mapping
 		return im.stopBulk(ctx, b, o, rep, err)
 	}
 	im.setPhase("")
+	if rd, err = b.finishSent(rd, o); err == nil {
+		err = o.writeErr()
+	}
+	if err != nil {
+		return im.stopBulk(ctx, b, o, rep, err)
+	}
 	return im.run(ctx, rd, m, lists, j, rep)
 }
 
@@ -364,4 +388,41 @@ func listKey(ls []ctct.ListMembership) (string, []string) {
 	}
 	slices.Sort(ids)
 	return strings.Join(ids, ","), ids
+}
+
+// finishSent writes, in input order, the outcome of every row the bulk
+// path decided (the rows of its jobs, and the rows deferred behind them),
+// before the contacts collection's pass: that pass then holds no finished
+// row behind a row waiting for its lookup. A deferred row whose earlier
+// row failed goes through the contacts collection. It returns a reader of
+// the input from its start.
+func (b *bulkRun) finishSent(rd *CSVReader, o *outcomes) (*CSVReader, error) {
+	seq := o.nextSeq()
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read input: %w", err)
+		}
+		if row.Blank || b.j.doneDigest(row.Line) != 0 {
+			continue
+		}
+		res, ok := b.outcome(row.Line)
+		if d, deferred := b.deferred[row.Line]; deferred {
+			if res, ok = d.res, true; b.at(d.dep) == lineFailed {
+				b.mark(row.Line, lineContacts)
+				continue
+			}
+		}
+		if !ok {
+			continue
+		}
+		b.im.counts.read.Add(1)
+		b.held--
+		o.finish(seq, reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}, rowDigest(&row), res.status, res.reason)
+		seq++
+	}
+	return b.im.reopen(b.src)
 }

@@ -371,7 +371,7 @@ func TestBulkDryRunPlansEachPath(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.via), func(t *testing.T) {
 			dir := t.TempDir()
-			im, err := importer.New(nil, importer.Options{DryRun: true, Via: tt.via, BulkRows: tt.bulkRows, ReportPath: filepath.Join(dir, "r.csv")})
+			im, err := importer.New(nil, importer.Options{DryRun: true, Via: tt.via, BulkRows: tt.bulkRows, Lists: []string{"1"}, ReportPath: filepath.Join(dir, "r.csv")})
 			if err != nil {
 				t.Fatal(err)
 			}

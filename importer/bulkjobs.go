@@ -20,10 +20,11 @@ const classifyChunk = 1000
 // outcome already known (malformed, invalid), or a row of a job settled
 // before the plan.
 type planItem struct {
-	t       *rowTask
-	settled *rowResult
-	email   string
-	fromJob bool
+	t        *rowTask
+	settled  *rowResult
+	unparsed int64 // physical lines of a malformed stretch
+	email    string
+	fromJob  bool
 }
 
 // classify is the plan's pass: it reads the input, settles the rows that
@@ -69,10 +70,12 @@ func (b *bulkRun) classify(ctx, work context.Context, o *outcomes) error {
 			// A row of a job of the interrupted run: its outcome is known.
 			it.fromJob = true
 			if rec, err := b.m.Convert(withoutEmptyExtras(row.Cells, width), row.Line); err == nil && st != lineFailed {
-				it.email = strings.ToLower(rec.Contact.EmailAddress)
+				if t.lists, err = b.lists.forRow(rec.Lists); err == nil {
+					t.rec, it.email = rec, strings.ToLower(rec.Contact.EmailAddress)
+				}
 			}
 		case row.Err != nil:
-			b.im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
+			it.unparsed = int64(row.EndLine - row.Line + 1)
 			it.settled = &rowResult{statusFailed, row.Err.Error()}
 		default:
 			rec, err := b.m.Convert(withoutEmptyExtras(row.Cells, width), row.Line)
@@ -90,9 +93,6 @@ func (b *bulkRun) classify(ctx, work context.Context, o *outcomes) error {
 				t.status = strings.TrimSpace(row.Cells[statusCol])
 			}
 			it.email = strings.ToLower(rec.Contact.EmailAddress)
-		}
-		if it.settled != nil {
-			b.im.counts.read.Add(1)
 		}
 		chunk = append(chunk, it)
 		if err := o.writeErr(); err != nil {
@@ -127,14 +127,19 @@ func (b *bulkRun) classifyChunk(ctx, work context.Context, chunk []planItem, fin
 	dirty := map[string]*indexEntry{}
 	for _, it := range chunk {
 		if it.settled != nil {
+			b.im.counts.read.Add(1)
+			b.im.counts.unparsed.Add(it.unparsed)
 			finish(it.t, *it.settled)
 			continue
 		}
 		if it.fromJob {
-			// Its contact is in the export as the job left it: the
-			// verification checks it from there.
+			// A row of a job of the interrupted run, applied: the
+			// verification expects the account as the plan's export
+			// found it with the row's values and lists on top.
 			if e := entries[it.email]; e != nil {
-				e.route, e.line = routeBulk, it.t.row.line
+				merged := e.row.Contact()
+				it.t.rec.Apply(merged, mapping.EmptyKeep)
+				b.apply(e, it.t, merged)
 				dirty[e.email] = e
 			}
 			continue
@@ -145,6 +150,21 @@ func (b *bulkRun) classifyChunk(ctx, work context.Context, chunk []planItem, fin
 			entries[it.email] = e
 		}
 		d := b.decide(it.t, e)
+		if e.route == routeBulk && e.line > 0 && d.contacts == false {
+			switch b.at(e.line) {
+			case lineFailed:
+				// The earlier row of this email failed: what the index
+				// expects is wrong, the contacts collection decides.
+				d = decision{contacts: true}
+			case lineSent:
+				if d.settled != nil {
+					b.deferred[it.t.row.line] = deferredRow{dep: e.line, res: *d.settled}
+					b.mark(it.t.row.line, lineDeferred)
+					b.held++
+					continue
+				}
+			}
+		}
 		switch {
 		case d.settled != nil:
 			b.im.counts.read.Add(1)
@@ -210,6 +230,9 @@ func (b *bulkRun) decide(t *rowTask, e *indexEntry) decision {
 	}
 	if e.status == ctct.StatusDoNotMail {
 		return settled(statusSkipped, reasonDoNotMail)
+	}
+	if len(t.lists) == 0 {
+		return decision{contacts: true} // an add job needs a list
 	}
 	if im.opts.Mode == ModeCreate {
 		return settled(statusSkipped, reasonExists)
@@ -390,7 +413,9 @@ func (b *bulkRun) send(ctx, work context.Context, jb *bulkJob) error {
 	}
 	a, err := b.bc.CreateActivity(work, &ctct.ActivityRequest{Type: ctct.ActivityAddContacts, Lists: jb.lists, Rows: jb.rows})
 	if err != nil {
-		if stopsRun(work, err) || errors.Is(err, ctct.ErrUncertain) {
+		var apiErr *ctct.APIError
+		if stopsRun(work, err) || errors.Is(err, ctct.ErrUncertain) || (errors.As(err, &apiErr) && (apiErr.Status == 429 || apiErr.Status >= 500)) {
+			// Nothing known applied, or nothing said: --resume sends it again.
 			return fmt.Errorf("send bulk job %d: %w", jb.seq, err)
 		}
 		for _, l := range jb.lines {
@@ -458,9 +483,10 @@ func (b *bulkRun) waitOldest(ctx context.Context) error {
 func (b *bulkRun) reconcile(jb *bulkJob, a *ctct.Activity) {
 	jb.emails = nil
 	if a.Status == ctct.ActivityError {
+		reason := fmt.Sprintf("bulk job %s ended in ERROR: none of its rows was applied; import the row again", a.Key())
 		for _, l := range jb.lines {
 			if b.at(l) == lineSent {
-				b.fail(l, fmt.Sprintf("bulk job %s ended in ERROR: none of its rows was applied; import the row again", a.Key()))
+				b.fail(l, reason)
 			}
 		}
 		return

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,7 +34,10 @@ func (b *bulkRun) settleJournaled(ctx, work context.Context) error {
 		if left == 0 {
 			continue // every row of it is finished in the journal
 		}
-		jb := &bulkJob{seq: jj.seq, lists: jj.lists, lines: jj.lines, class: jj.class, journal: jj}
+		jb := &bulkJob{seq: jj.seq, key: strings.Join(jj.lists, ","), lists: jj.lists, lines: jj.lines, class: jj.class, journal: jj}
+		// The verification must see these rows too: it exports the
+		// active contacts rather than one list.
+		b.sameLists = "*"
 		jobs = append(jobs, jb)
 		for _, l := range jj.lines {
 			if b.j.doneDigest(l) == 0 {
@@ -53,6 +55,9 @@ func (b *bulkRun) settleJournaled(ctx, work context.Context) error {
 	for _, jb := range jobs {
 		if jb.journal.id != "" {
 			a, err := b.bc.GetActivity(work, jb.journal.id)
+			if errors.Is(err, ctct.ErrNotFound) {
+				return &RefusedError{Err: fmt.Errorf("bulk job %s of the interrupted run is no longer on the server (jobs are kept 14 days): run again with --resume --recheck to check every row against the account (rows already imported are found unchanged)", jb.journal.id)}
+			}
 			if err != nil {
 				return fmt.Errorf("bulk job %s of the interrupted run: %w", jb.journal.id, err)
 			}
@@ -150,7 +155,10 @@ var systemLists = [...]struct{ list, status string }{
 // list, every bulk column (and the list names when the run names lists),
 // read as they stream into the account index.
 func (b *bulkRun) plan(ctx, work context.Context) error {
-	ix, err := openAccountIndex(work, filepath.Dir(b.j.path))
+	if err := b.waitOthers(ctx, work); err != nil {
+		return err
+	}
+	ix, err := openAccountIndex(work, b.j.path+".index")
 	if err != nil {
 		return err
 	}
@@ -170,7 +178,7 @@ func (b *bulkRun) plan(ctx, work context.Context) error {
 			return fmt.Errorf("plan: export list %s: %w", s.list, err)
 		}
 		acts[i] = a
-		b.im.counts.jobs.Add(1)
+		b.im.counts.exports.Add(1)
 	}
 	names := listsByName(b.lists.lists, b.im.client.ListURI)
 	for i, s := range systemLists {
@@ -283,4 +291,27 @@ func (b *bulkRun) createExport(ctx context.Context, x *ctct.ExportOptions) (*ctc
 			return a, err
 		}
 	}
+}
+
+// waitOthers waits for the unfinished add, remove and clear jobs of the
+// account's newest page of activities (one request): a job that a killed
+// run created without learning its id, or another tool's, would otherwise
+// change contacts after the plan read them, or run after a later job of
+// this run with an older value.
+func (b *bulkRun) waitOthers(ctx, work context.Context) error {
+	feed, err := b.bc.Activities().Next(work)
+	if err != nil {
+		return fmt.Errorf("plan: read the account's activities: %w", err)
+	}
+	for i := range feed.Activities {
+		a := &feed.Activities[i]
+		if a.Final() || a.Type == ctct.ActivityExportContacts {
+			continue
+		}
+		b.im.setPhase("waiting for the account's unfinished jobs")
+		if _, err := b.await(ctx, a, 0); err != nil {
+			return fmt.Errorf("plan: wait for job %s: %w", a.Key(), err)
+		}
+	}
+	return nil
 }

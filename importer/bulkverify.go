@@ -50,7 +50,7 @@ func (b *bulkRun) verify(ctx, work context.Context) error {
 	if err != nil {
 		return fmt.Errorf("verify: export %s: %w", what, err)
 	}
-	b.im.counts.jobs.Add(1)
+	b.im.counts.exports.Add(1)
 	er, body, err := b.openExport(ctx, a, int(b.sentRows))
 	if err != nil {
 		return fmt.Errorf("verify: export %s: %w", what, err)

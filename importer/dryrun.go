@@ -73,7 +73,7 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 	sum := im.summary()
 	valid := sum.Valid
 	bulkRows := valid - contactsRows
-	if im.opts.Via == ViaContacts || (im.opts.Via == ViaAuto && bulkRows < MinBulkRows) || im.bulkBlocker() != "" {
+	if im.opts.Via == ViaContacts || (im.opts.Via == ViaAuto && bulkRows < MinBulkRows) || im.bulkBlocker(m) != "" {
 		bulkRows, contactsRows = 0, valid
 	}
 	sum.PlanBulkRows, sum.PlanContactsRows = bulkRows, contactsRows

@@ -246,10 +246,10 @@ type counters struct {
 	blank, unparsed, optedOut atomic.Int64
 	// offset is how far the reader is in the input, in bytes.
 	offset atomic.Int64
-	// jobs are the bulk jobs created (exports included), sent the rows
-	// sent in add jobs, planned the contacts the plan exported, verified
-	// the rows checked by the verification.
-	jobs, sent, planned, verified atomic.Int64
+	// jobs are the add jobs sent and exports the export jobs created;
+	// sent the rows sent in add jobs, planned the contacts the plan
+	// exported, verified the rows checked by the verification.
+	jobs, exports, sent, planned, verified atomic.Int64
 }
 
 // Offset returns how far the run has read its input, in bytes (of the
@@ -743,20 +743,14 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 		if !im.opts.Recheck && o.journal.doneDigest(row.Line) != 0 {
 			continue // checked against the input before the run
 		}
-		if im.bulk != nil && !im.bulk.unsettled(row.Line) {
-			continue // finished by the bulk path's plan
+		if im.bulk != nil && !im.bulk.toContacts(row.Line) {
+			continue // finished by the bulk path
 		}
 		im.counts.read.Add(1)
 		rr := reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}
 		digest := rowDigest(&row)
 		n := seq
 		seq++
-		if im.bulk != nil {
-			if res, ok := im.bulk.outcome(row.Line); ok {
-				o.finish(n, rr, digest, res.status, res.reason)
-				continue
-			}
-		}
 		if row.Err != nil {
 			im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
 			o.finish(n, rr, digest, statusFailed, row.Err.Error())

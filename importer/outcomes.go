@@ -61,6 +61,13 @@ func (o *outcomes) finish(seq uint64, row reportRow, digest uint64, status, reas
 	}
 }
 
+// nextSeq returns the sequence number the next row must have.
+func (o *outcomes) nextSeq() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.next + uint64(len(o.waiting))
+}
+
 // drain writes, in input order, the outcomes still waiting behind rows that
 // will not finish in this run (the run stopped).
 func (o *outcomes) drain() {

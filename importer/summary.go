@@ -58,13 +58,14 @@ type Summary struct {
 
 	// Via is the way the rows took: "contacts", or "activities" when the
 	// bulk path ran (its rows a job cannot carry still go through the
-	// contacts collection: ContactsRows). BulkJobs are the jobs created
-	// (the plan's exports and the verification's included), BulkRows the
+	// contacts collection: ContactsRows). BulkJobs are the add jobs sent,
+	// ExportJobs the export jobs (the plan's and the verification's), BulkRows the
 	// rows sent in add jobs, Planned the contacts the plan exported,
 	// Verified the rows the verification found as sent; NotVerified says
 	// the verification was skipped (--verify=false).
 	Via          string `json:"via,omitempty"`
 	BulkJobs     int64  `json:"bulk_jobs,omitempty"`
+	ExportJobs   int64  `json:"export_jobs,omitempty"`
 	BulkRows     int64  `json:"bulk_rows,omitempty"`
 	ContactsRows int64  `json:"contacts_path_rows,omitempty"`
 	Planned      int64  `json:"planned_contacts,omitempty"`
@@ -105,7 +106,7 @@ func (im *Importer) summary() *Summary {
 	}
 	if b := im.bulk; b != nil {
 		s.Via = string(ViaActivities)
-		s.BulkJobs, s.BulkRows, s.Planned, s.Verified = c.jobs.Load(), c.sent.Load(), c.planned.Load(), c.verified.Load()
+		s.BulkJobs, s.ExportJobs, s.BulkRows, s.Planned, s.Verified = c.jobs.Load(), c.exports.Load(), c.sent.Load(), c.planned.Load(), c.verified.Load()
 		s.ContactsRows = b.contactsRows()
 		s.NotVerified = im.opts.NoVerify && s.BulkRows > 0
 	}
@@ -181,7 +182,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 		if s.Via == string(ViaActivities) {
-			fmt.Fprintf(&b, "bulk: %d rows sent in jobs (%d jobs with the plan's exports), %d through the contacts collection\n", s.BulkRows, s.BulkJobs, s.ContactsRows)
+			fmt.Fprintf(&b, "bulk: %d rows in %d add jobs, %d through the contacts collection\n", s.BulkRows, s.BulkJobs, s.ContactsRows)
+			fmt.Fprintf(&b, "export jobs %d: the plan's and the verification's\n", s.ExportJobs)
 			switch {
 			case s.NotVerified:
 				b.WriteString("not verified (--verify=false): the jobs' outcomes are the server's word\n")
@@ -193,7 +195,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "opted out %d contacts whose row said Do Not Mail\n", s.OptedOut)
 		}
 		if s.Resumed > 0 {
-			fmt.Fprintf(&b, "resumed: %d rows were done by earlier runs (created %d, updated %d, unchanged %d, skipped %d, failed %d)\n",
+			fmt.Fprintf(&b, "resumed: %d rows were done by earlier runs:\n  created %d, updated %d, unchanged %d, skipped %d, failed %d\n",
 				s.Resumed, s.Earlier[statusCreated], s.Earlier[statusUpdated], s.Earlier[statusUnchanged], s.Earlier[statusSkipped], s.Earlier[statusFailed])
 		}
 		fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, ctct.Counters{ByMethod: s.ByMethod}.MethodsText(), s.Retries, s.Throttled)

@@ -1,0 +1,279 @@
+package importer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ctctbulk/ctct"
+	"ctctbulk/importer"
+	"ctctbulk/sandbox"
+)
+
+// an update of existing contacts with no list (no --list, no
+// ContactLists column) goes through the contacts collection fine, but the
+// bulk path puts the rows in an ADD_CONTACTS job with no lists, which the
+// client refuses to build: the whole run stops fatally (and --via auto is
+// the default).
+func TestBulkUpdateWithoutLists(t *testing.T) {
+	for _, via := range []importer.Via{importer.ViaContacts, importer.ViaAuto} {
+		t.Run(string(via), func(t *testing.T) {
+			e := newEnv(t, fastJobs())
+			seedAccount(t, e, generate(30, 1))
+			o := e.bulkOptions(via)
+			o.Lists = nil
+			o.Mode = importer.ModeUpdate
+			sum, err := e.run(t, context.Background(), o, generate(30, 2))
+			if err != nil {
+				t.Fatalf("%s: %v (summary %+v)", via, err, sum)
+			}
+			if sum.Updated != 30 {
+				t.Errorf("%s: updated %d, want 30", via, sum.Updated)
+			}
+		})
+	}
+}
+
+// a row that repeats an earlier row of its email is settled
+// "unchanged" at once in the plan's pass, against what the index says the
+// earlier row's job will leave; when that job then fails (here it ends in
+// ERROR), the repeat stays "unchanged" although no contact has its values.
+func TestBulkRepeatSettledBeforeItsJobEnds(t *testing.T) {
+	input := "Email,First Name\n" +
+		"a@example.com,Ann\n" +
+		"a@example.com,Ann\n" +
+		"b@example.com,Bob\n"
+	e := newEnv(t, sandbox.Options{ActivityDelay: 300 * time.Millisecond, ActivityRate: -1})
+	ctx := context.Background()
+	made, err := e.client.CreateList(ctx, &ctct.List{Name: "Doomed", OptInDefault: "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := e.bulkOptions(importer.ViaActivities)
+	o.Lists = []string{"Doomed"}
+	o.Sleep = hookSleep(t, e, func(*ctct.Activity) {
+		if err := e.client.DeleteList(ctx, ctct.Number(made.ID)); err != nil {
+			t.Error(err)
+		}
+	})
+	sum, err := e.run(t, ctx, o, input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.contacts(t)["a@example.com"]; ok {
+		t.Fatal("setup: the job applied")
+	}
+	if sum.Unchanged != 0 {
+		t.Errorf("no contact a@example.com exists, yet %d row(s) unchanged; report %q (summary %+v)",
+			sum.Unchanged, reportLines(t, o.ReportPath), sum)
+	}
+}
+
+// a resumed run whose journaled job went to list 1 and whose new job
+// goes to list 2 verifies against an export of list 2 alone (sameLists
+// ignores the journaled jobs): every row of the journaled job fails the
+// verification although it was applied.
+func TestBulkResumeVerifiesWrongList(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Email,First Name,ContactLists\n")
+	for i := range 80 {
+		b.WriteString(fmt.Sprintf("r%03d@example.com,F%d,%d\n", i, i, 1+i/40))
+	}
+	full := b.String()
+	first := strings.Join(strings.SplitAfter(full, "\n")[:41], "") // header + the 40 rows of list 1
+	e := newEnv(t, sandbox.Options{ActivityDelay: 200 * time.Millisecond, ActivityRate: -1})
+	o := e.bulkOptions(importer.ViaActivities)
+	o.Lists, o.BulkRows = nil, 40
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Sleep = hookSleep(t, e, func(*ctct.Activity) { cancel() })
+	// The first run is killed after its job 1 was posted and answered
+	// (it had read only the first 40 rows): same header, same lines.
+	if _, err := e.run(t, ctx, o, first); !errors.Is(err, importer.ErrInterrupted) {
+		t.Fatalf("first run: %v", err)
+	}
+	o.Resume, o.Sleep = true, nil
+	sum, err := e.run(t, context.Background(), o, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := e.contacts(t)
+	if len(cs) != 80 {
+		t.Fatalf("account holds %d contacts", len(cs))
+	}
+	if sum.Failed != 0 || sum.Created != 80 {
+		rep := reportLines(t, o.ReportPath)
+		rb, _ := os.ReadFile(o.ReportPath)
+		first := ""
+		if i := bytes.IndexByte(rb, '\n'); i > 0 {
+			first = string(rb[i+1 : min(len(rb), i+300)])
+		}
+		t.Errorf("created %d failed %d (all 80 contacts are in the account as sent); %d report lines, first: %s", sum.Created, sum.Failed, len(rep), first)
+	}
+}
+
+// cancelReader cancels ctx once the input is read again from its start
+// (the plan's pass) and a first block of it has been read.
+type cancelReader struct {
+	*bytes.Reader
+	cancel func()
+	mu     sync.Mutex
+	seeks  int
+	reads  int
+}
+
+func (r *cancelReader) Seek(off int64, whence int) (int64, error) {
+	r.mu.Lock()
+	if off == 0 && whence == io.SeekStart {
+		r.seeks++
+	}
+	r.mu.Unlock()
+	return r.Reader.Seek(off, whence)
+}
+
+func (r *cancelReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	if r.seeks == 1 {
+		r.reads++
+		if r.reads == 2 {
+			r.cancel()
+		}
+	}
+	r.mu.Unlock()
+	return r.Reader.Read(p)
+}
+
+// Ctrl-C in the plan's pass: the rows settled at read time (an
+// invalid row) are counted read, but the chunk they are in is never
+// classified: the summary's outcomes and pending no longer add up to read.
+func TestBulkInterruptedInPlanCounts(t *testing.T) {
+	e := newEnv(t, fastJobs())
+	o := e.bulkOptions(importer.ViaActivities)
+	in := generate(3000, 1)
+	lines := strings.SplitAfterN(in, "\n", 2)
+	in = lines[0] + "not-an-email,X,Y,Z,Boston,MA,us,cf,n\n" + lines[1]
+	ctx, cancel := context.WithCancel(context.Background())
+	im, err := importer.New(e.client, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := im.Run(ctx, &cancelReader{Reader: bytes.NewReader([]byte(in)), cancel: cancel})
+	if !errors.Is(err, importer.ErrInterrupted) {
+		t.Fatalf("err %v", err)
+	}
+	if sum.Finished()+sum.Pending != sum.Read {
+		t.Errorf("read %d, but created %d updated %d unchanged %d skipped %d failed %d pending %d",
+			sum.Read, sum.Created, sum.Updated, sum.Unchanged, sum.Skipped, sum.Failed, sum.Pending)
+	}
+	_ = slices.Equal[[]string]
+}
+
+// in the last pass, the bulk rows' outcomes are finished at once by
+// the reader, but a row sent through the contacts collection holds its
+// sequence number until its batch (50 emails or 500 rows, or the end of
+// the input) is looked up and run: every outcome after it waits in
+// outcomes.waiting, cells included. One row that needs the contacts
+// collection (a Country Name) at the top of the file keeps the whole input
+// in memory. The live heap is measured when that row's lookup is sent
+// (at the end of the input) and after the run.
+type heapAtSearch struct {
+	*ctct.Client
+	live uint64
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func (c *heapAtSearch) SearchEmails(ctx context.Context, emails []string) ([]ctct.Contact, error) {
+	c.live = max(c.live, liveHeap())
+	return c.Client.SearchEmails(ctx, emails)
+}
+
+func TestBulkLastPassBacklog(t *testing.T) {
+	const n = 30000
+	e := newEnv(t, fastJobs())
+	o := e.bulkOptions(importer.ViaActivities)
+	o.NoVerify = true
+	var b strings.Builder
+	b.WriteString("Email,First Name,Last Name,City,Notes,Country Name\n")
+	b.WriteString("first@example.com,F,L,Paris,x,France\n")
+	for i := range n {
+		fmt.Fprintf(&b, "p%06d@example.com,First%d,Last%d,City%d,%s,\n", i, i, i, i, strings.Repeat("n", 200))
+	}
+	c := &heapAtSearch{Client: e.client}
+	im, err := importer.New(c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := im.Run(context.Background(), strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := liveHeap()
+	t.Logf("created %d, contacts rows %d; live heap at the lookup %d MB, after the run %d MB", sum.Created, sum.ContactsRows, c.live>>20, after>>20)
+	if c.live > after+16<<20 {
+		t.Errorf("the last pass held %d MB more than the run keeps (%d rows of ~300 bytes waiting behind line 2)", (c.live-after)>>20, n)
+	}
+}
+
+// a run killed in its verification (or in its last pass, before the
+// rows of its jobs are journaled) is resumed: the journaled job is polled
+// and its rows are "verified" against an index filled from the new plan's
+// export, i.e. the account is compared with itself. A row the
+// verification fails when the run is not interrupted is reported created
+// after a resume.
+func TestBulkResumeVerifiesAgainstItself(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		t.Run(fmt.Sprint("kill=", kill), func(t *testing.T) {
+			e := newEnv(t, fastJobs())
+			o := e.bulkOptions(importer.ViaActivities)
+			ctx, cancel := context.WithCancel(context.Background())
+			sleeps := 0
+			o.Sleep = func(c context.Context, d time.Duration) error {
+				sleeps++
+				if sleeps == 4 { // 3 plan exports, then the add job's wait
+					var x *ctct.Contact
+					for x == nil {
+						x = e.contacts(t)["person00003@example.com"]
+						time.Sleep(5 * time.Millisecond)
+					}
+					x.FirstName = "Someone else"
+					if err := e.client.UpdateContact(context.Background(), x); err != nil {
+						t.Error(err)
+					}
+				}
+				if sleeps == 5 && kill { // the verification's export
+					cancel()
+				}
+				return ctct.Sleep(c, d)
+			}
+			in := generate(30, 1)
+			sum, err := e.run(t, ctx, o, in)
+			if kill {
+				if !errors.Is(err, importer.ErrInterrupted) {
+					t.Fatalf("first run: %v", err)
+				}
+				o.Resume, o.Sleep = true, nil
+				sum, err = e.run(t, context.Background(), o, in)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Failed != 1 {
+				t.Errorf("failed %d created %d verified %d, want the row of person00003 failed by the verification (its FirstName is not as sent)", sum.Failed, sum.Created, sum.Verified)
+			}
+		})
+	}
+}
