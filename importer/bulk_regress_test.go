@@ -19,11 +19,9 @@ import (
 	"ctctbulk/sandbox"
 )
 
-// an update of existing contacts with no list (no --list, no
-// ContactLists column) goes through the contacts collection fine, but the
-// bulk path puts the rows in an ADD_CONTACTS job with no lists, which the
-// client refuses to build: the whole run stops fatally (and --via auto is
-// the default).
+// TestBulkUpdateWithoutLists: updates of existing contacts with no list
+// (no --list, no ContactLists column) go through the contacts collection,
+// since an add job needs a list, whatever --via says.
 func TestBulkUpdateWithoutLists(t *testing.T) {
 	for _, via := range []importer.Via{importer.ViaContacts, importer.ViaAuto} {
 		t.Run(string(via), func(t *testing.T) {
@@ -43,10 +41,10 @@ func TestBulkUpdateWithoutLists(t *testing.T) {
 	}
 }
 
-// a row that repeats an earlier row of its email is settled
-// "unchanged" at once in the plan's pass, against what the index says the
-// earlier row's job will leave; when that job then fails (here it ends in
-// ERROR), the repeat stays "unchanged" although no contact has its values.
+// TestBulkRepeatSettledBeforeItsJobEnds: a row that repeats an earlier
+// row of its email is not settled "unchanged" before that row's job ends;
+// when the job ends in ERROR, the repeat is decided by the contacts
+// collection against the account as it is.
 func TestBulkRepeatSettledBeforeItsJobEnds(t *testing.T) {
 	input := "Email,First Name\n" +
 		"a@example.com,Ann\n" +
@@ -78,10 +76,8 @@ func TestBulkRepeatSettledBeforeItsJobEnds(t *testing.T) {
 	}
 }
 
-// a resumed run whose journaled job went to list 1 and whose new job
-// goes to list 2 verifies against an export of list 2 alone (sameLists
-// ignores the journaled jobs): every row of the journaled job fails the
-// verification although it was applied.
+// TestBulkResumeVerifiesWrongList: a resumed run whose journaled job went
+// to list 1 and whose new job goes to list 2 verifies both jobs' rows.
 func TestBulkResumeVerifiesWrongList(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("Email,First Name,ContactLists\n")
@@ -151,9 +147,8 @@ func (r *cancelReader) Read(p []byte) (int, error) {
 	return r.Reader.Read(p)
 }
 
-// Ctrl-C in the plan's pass: the rows settled at read time (an
-// invalid row) are counted read, but the chunk they are in is never
-// classified: the summary's outcomes and pending no longer add up to read.
+// TestBulkInterruptedInPlanCounts: Ctrl-C in the plan's pass leaves a
+// summary whose outcomes and pending add up to the rows read.
 func TestBulkInterruptedInPlanCounts(t *testing.T) {
 	e := newEnv(t, fastJobs())
 	o := e.bulkOptions(importer.ViaActivities)
@@ -176,14 +171,9 @@ func TestBulkInterruptedInPlanCounts(t *testing.T) {
 	_ = slices.Equal[[]string]
 }
 
-// in the last pass, the bulk rows' outcomes are finished at once by
-// the reader, but a row sent through the contacts collection holds its
-// sequence number until its batch (50 emails or 500 rows, or the end of
-// the input) is looked up and run: every outcome after it waits in
-// outcomes.waiting, cells included. One row that needs the contacts
-// collection (a Country Name) at the top of the file keeps the whole input
-// in memory. The live heap is measured when that row's lookup is sent
-// (at the end of the input) and after the run.
+// heapAtSearch records the live heap when the contacts collection's pass
+// looks its first rows up: the bulk rows' outcomes must not be waiting in
+// memory behind them.
 type heapAtSearch struct {
 	*ctct.Client
 	live uint64
@@ -228,12 +218,9 @@ func TestBulkLastPassBacklog(t *testing.T) {
 	}
 }
 
-// a run killed in its verification (or in its last pass, before the
-// rows of its jobs are journaled) is resumed: the journaled job is polled
-// and its rows are "verified" against an index filled from the new plan's
-// export, i.e. the account is compared with itself. A row the
-// verification fails when the run is not interrupted is reported created
-// after a resume.
+// TestBulkResumeVerifiesAgainstItself: a run killed in its verification
+// and resumed still compares the rows of its jobs with the account (not
+// the account with itself): a contact changed after its job fails.
 func TestBulkResumeVerifiesAgainstItself(t *testing.T) {
 	for _, kill := range []bool{false, true} {
 		t.Run(fmt.Sprint("kill=", kill), func(t *testing.T) {
