@@ -296,18 +296,8 @@ func (im *Importer) runBulk(ctx context.Context, input io.ReadSeeker, m *mapping
 	// Requests already sent finish after an interrupt, for Grace: a job
 	// whose POST is cut off is sent again by --resume, but a POST that
 	// completes saves that.
-	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	work, cancel := im.graceContext(ctx)
 	defer cancel()
-	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(im.opts.Grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancel()
-		case <-work.Done():
-		}
-	})
-	defer stopGrace()
 
 	o := newOutcomes(im, j, rep, func(error) {})
 	err := b.settleJournaled(ctx, work)

@@ -50,20 +50,8 @@ func TestBulkRepeatSettledBeforeItsJobEnds(t *testing.T) {
 		"a@example.com,Ann\n" +
 		"a@example.com,Ann\n" +
 		"b@example.com,Bob\n"
-	e := newEnv(t, sandbox.Options{ActivityDelay: 300 * time.Millisecond, ActivityRate: -1})
-	ctx := context.Background()
-	made, err := e.client.CreateList(ctx, &ctct.List{Name: "Doomed", OptInDefault: "false"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := e.bulkOptions(importer.ViaActivities)
-	o.Lists = []string{"Doomed"}
-	o.Sleep = hookSleep(t, e, func(*ctct.Activity) {
-		if err := e.client.DeleteList(ctx, ctct.Number(made.ID)); err != nil {
-			t.Error(err)
-		}
-	})
-	sum, err := e.run(t, ctx, o, input)
+	e, o := doomedListEnv(t)
+	sum, err := e.run(t, context.Background(), o, input)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -275,20 +275,8 @@ func TestBulkReconcilesServerErrors(t *testing.T) {
 		}
 	})
 	t.Run("job error", func(t *testing.T) {
-		e := newEnv(t, sandbox.Options{ActivityDelay: 300 * time.Millisecond, ActivityRate: -1})
-		ctx := context.Background()
-		made, err := e.client.CreateList(ctx, &ctct.List{Name: "Doomed", OptInDefault: "false"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := e.bulkOptions(importer.ViaActivities)
-		o.Lists = []string{"Doomed"}
-		o.Sleep = hookSleep(t, e, func(*ctct.Activity) {
-			if err := e.client.DeleteList(ctx, ctct.Number(made.ID)); err != nil {
-				t.Error(err)
-			}
-		})
-		sum, err := e.run(t, ctx, o, input)
+		e, o := doomedListEnv(t)
+		sum, err := e.run(t, context.Background(), o, input)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -422,4 +410,25 @@ func TestBulkUnderFaultsExactState(t *testing.T) {
 	if sum.Unchanged != n {
 		t.Errorf("second run %+v", sum)
 	}
+}
+
+// doomedListEnv is a sandbox whose jobs wait 300 ms, and bulk import
+// options that add every row to a list deleted at the first wait after
+// the first add job was created: that job ends in ERROR.
+func doomedListEnv(t *testing.T) (*env, importer.Options) {
+	t.Helper()
+	e := newEnv(t, sandbox.Options{ActivityDelay: 300 * time.Millisecond, ActivityRate: -1})
+	ctx := context.Background()
+	made, err := e.client.CreateList(ctx, &ctct.List{Name: "Doomed", OptInDefault: "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := e.bulkOptions(importer.ViaActivities)
+	o.Lists = []string{"Doomed"}
+	o.Sleep = hookSleep(t, e, func(*ctct.Activity) {
+		if err := e.client.DeleteList(ctx, ctct.Number(made.ID)); err != nil {
+			t.Error(err)
+		}
+	})
+	return e, o
 }

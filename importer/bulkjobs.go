@@ -373,6 +373,11 @@ func (b *bulkRun) flushAll(ctx, work context.Context) error {
 			return err
 		}
 	}
+	return b.waitAll(ctx)
+}
+
+// waitAll waits for every unfinished job, oldest first.
+func (b *bulkRun) waitAll(ctx context.Context) error {
 	for len(b.unfinished) > 0 {
 		if err := b.waitOldest(ctx); err != nil {
 			return err

@@ -70,12 +70,7 @@ func (b *bulkRun) settleJournaled(ctx, work context.Context) error {
 			return err
 		}
 	}
-	for len(b.unfinished) > 0 {
-		if err := b.waitOldest(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	return b.waitAll(ctx)
 }
 
 // rebuildJobs reads the input and gives each job its digest, data lines

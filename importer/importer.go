@@ -563,18 +563,8 @@ func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping, 
 	// In-flight rows finish even after ctx is cancelled (interrupt): they
 	// run on a context that is cancelled only Grace after ctx, or at once
 	// on a fatal error in the pool.
-	workBase, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	workBase, cancelWork := im.graceContext(ctx)
 	defer cancelWork()
-	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(im.opts.Grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelWork()
-		case <-workBase.Done():
-		}
-	})
-	defer stopGrace()
 	// The first signal stops new rows at once: only the rows with a request
 	// already sent go on, bounded by Grace.
 	stopNew := context.AfterFunc(ctx, func() { im.stopping.Store(true) })
@@ -664,6 +654,26 @@ func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping, 
 		return sum, ctct.ErrBudgetExhausted
 	}
 	return sum, nil
+}
+
+// graceContext returns a context for requests that must be allowed to
+// finish after ctx is cancelled (an interrupt): it is cancelled Grace
+// after ctx, or by cancel.
+func (im *Importer) graceContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(im.opts.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWork()
+		case <-work.Done():
+		}
+	})
+	return work, func() {
+		stopGrace()
+		cancelWork()
+	}
 }
 
 // ErrInterrupted is returned when the run was stopped by its context (a
