@@ -108,8 +108,12 @@ type bulkRun struct {
 	// sameLists is the list set of every job so far ("" before the first,
 	// "*" once two differ): the verification exports that list.
 	sameLists string
-	// rate is the rows per second the server was seen to apply.
-	rate float64
+	// rate is the rows per second the server was seen to apply a job at,
+	// and queue how long the last job waited before it ran: from the
+	// server's own times, never from our polls (which would feed a long
+	// wait back into a longer one).
+	rate  float64
+	queue time.Duration
 	// held are the rows read but not finished, for the summary of a run
 	// that stops before its last pass.
 	held     int64

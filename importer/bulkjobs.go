@@ -465,21 +465,32 @@ func shares(a, b *bulkJob) bool {
 // waitOldest waits for the oldest unfinished job and reconciles its rows.
 func (b *bulkRun) waitOldest(ctx context.Context) error {
 	jb := b.unfinished[0]
-	ahead := 0
-	for _, u := range b.unfinished {
-		ahead += len(u.lines)
-	}
-	a, err := b.await(ctx, jb.act, ahead)
+	a, err := b.await(ctx, jb.act, len(jb.lines), jb.posted)
 	if err != nil {
 		return fmt.Errorf("bulk job %d (%s): %w", jb.seq, jb.act.Key(), err)
 	}
 	b.unfinished = b.unfinished[1:]
 	b.reconcile(jb, a)
-	if el := time.Since(jb.posted).Seconds(); el > 0 && a.Status == ctct.ActivityComplete {
-		// The speed seen, never more than 4 times the last guess.
-		b.rate = min(max(float64(ahead)/el, 100), 4*b.rate)
-	}
+	b.learn(a, len(jb.lines))
 	return nil
+}
+
+// learn takes the speed and the queue time of an ended job of rows rows
+// from the server's times (RunStartTime, RunFinishTime, InsertTime); a
+// server that gives none leaves the guesses as they were.
+func (b *bulkRun) learn(a *ctct.Activity, rows int) {
+	start, err1 := time.Parse(time.RFC3339, a.RunStartTime)
+	finish, err2 := time.Parse(time.RFC3339, a.RunFinishTime)
+	insert, err3 := time.Parse(time.RFC3339, a.InsertTime)
+	if err1 != nil || err2 != nil || a.Status != ctct.ActivityComplete {
+		return
+	}
+	if run := finish.Sub(start).Seconds(); run > 0 {
+		b.rate = min(max(float64(rows)/run, 100), 1e6)
+	}
+	if err3 == nil && start.After(insert) {
+		b.queue = min(start.Sub(insert), b.im.opts.PollMax)
+	}
 }
 
 // reconcile gives each row of an ended job its outcome: the one planned,

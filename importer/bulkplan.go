@@ -227,7 +227,7 @@ func (b *bulkRun) loadExport(ctx context.Context, a *ctct.Activity, status strin
 // openExport waits for an export job of about rows contacts and opens
 // its file.
 func (b *bulkRun) openExport(ctx context.Context, a *ctct.Activity, rows int) (*ctct.ExportReader, io.ReadCloser, error) {
-	a, err := b.await(ctx, a, rows)
+	a, err := b.await(ctx, a, rows, time.Now())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -246,13 +246,15 @@ func (b *bulkRun) openExport(ctx context.Context, a *ctct.Activity, rows int) (*
 	return er, body, nil
 }
 
-// await waits for a job that has about rows rows still to run (before
-// it and in it): no poll before the server can have run them at the
-// speed seen so far, then polls whose waits grow by half.
-func (b *bulkRun) await(ctx context.Context, a *ctct.Activity, rows int) (*ctct.Activity, error) {
+// await waits for a job of about rows rows, created at posted, the
+// oldest unfinished (jobs run oldest first): no poll before the server
+// can have queued and run it at the speed seen so far, then polls whose
+// waits grow by half.
+func (b *bulkRun) await(ctx context.Context, a *ctct.Activity, rows int, posted time.Time) (*ctct.Activity, error) {
 	first := b.im.opts.PollFirst
 	if rows > 0 {
-		first = max(first, time.Duration(float64(rows)/b.rate*float64(time.Second)))
+		need := b.queue + time.Duration(float64(rows)/b.rate*float64(time.Second))
+		first = max(first, need-time.Since(posted))
 	}
 	if err := b.im.opts.Sleep(ctx, first); err != nil {
 		return nil, err
@@ -304,7 +306,7 @@ func (b *bulkRun) waitOthers(ctx, work context.Context) error {
 			continue
 		}
 		b.im.setPhase("waiting for the account's unfinished jobs")
-		if _, err := b.await(ctx, a, 0); err != nil {
+		if _, err := b.await(ctx, a, 0, time.Now()); err != nil {
 			return fmt.Errorf("plan: wait for job %s: %w", a.Key(), err)
 		}
 	}
