@@ -121,7 +121,9 @@ func selectScenarios(names []string) ([]scenario, error) {
 }
 
 // importArgs are the arguments of an import of file at rate with workers,
-// writing its summary to summary.
+// writing its summary to summary. These scenarios measure the contacts
+// collection (requests per row, rate use), so they say --via contacts:
+// auto would take bulk jobs from 25 rows.
 func importArgs(file string, rate float64, workers int, summary string, extra ...string) []string {
 	a := []string{"import", "--via", "contacts", "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--workers", strconv.Itoa(workers),
 		"--summary-json", summary}

@@ -410,7 +410,8 @@ func (b *bulkRun) send(ctx, work context.Context, jb *bulkJob) error {
 	if err := interrupted(ctx); err != nil {
 		return err
 	}
-	if jb.journal == nil {
+	fresh := jb.journal == nil // else a journaled job sent again, counted when settled
+	if fresh {
 		jb.journal = &journalJob{seq: jb.seq, lists: jb.lists, digest: jb.hash.h, lines: jb.lines, class: jb.class}
 		if err := b.j.addJob(jb.journal); err != nil {
 			return fmt.Errorf("write journal %s: %w", b.j.path, err)
@@ -437,8 +438,10 @@ func (b *bulkRun) send(ctx, work context.Context, jb *bulkJob) error {
 	b.unfinished = append(b.unfinished, jb)
 	b.sentJobs++
 	b.sentRows += int64(len(jb.lines))
-	b.im.counts.jobs.Add(1)
-	b.im.counts.sent.Add(int64(len(jb.lines)))
+	if fresh {
+		b.im.counts.jobs.Add(1)
+		b.im.counts.sent.Add(int64(len(jb.lines)))
+	}
 	switch {
 	case b.sameLists == "":
 		b.sameLists = jb.key

@@ -35,6 +35,8 @@ func (b *bulkRun) settleJournaled(ctx, work context.Context) error {
 			continue // every row of it is finished in the journal
 		}
 		jb := &bulkJob{seq: jj.seq, key: strings.Join(jj.lists, ","), lists: jj.lists, lines: jj.lines, class: jj.class, journal: jj}
+		b.im.counts.jobs.Add(1)
+		b.im.counts.sent.Add(int64(left))
 		// The verification must see these rows too: it exports the
 		// active contacts rather than one list.
 		b.sameLists = "*"

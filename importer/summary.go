@@ -187,7 +187,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			switch {
 			case s.NotVerified:
 				b.WriteString("not verified (--verify=false): the jobs' outcomes are the server's word\n")
-			case s.BulkRows > 0:
+			case s.BulkRows > 0 && s.Stopped == "":
 				fmt.Fprintf(&b, "verified by export: %d rows as sent\n", s.Verified)
 			}
 		}
@@ -195,8 +195,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "opted out %d contacts whose row said Do Not Mail\n", s.OptedOut)
 		}
 		if s.Resumed > 0 {
-			fmt.Fprintf(&b, "resumed: %d rows were done by earlier runs:\n  created %d, updated %d, unchanged %d, skipped %d, failed %d\n",
-				s.Resumed, s.Earlier[statusCreated], s.Earlier[statusUpdated], s.Earlier[statusUnchanged], s.Earlier[statusSkipped], s.Earlier[statusFailed])
+			fmt.Fprintf(&b, "resumed: %s done by earlier runs:\n  created %d, updated %d, unchanged %d, skipped %d, failed %d\n",
+				nRows(s.Resumed), s.Earlier[statusCreated], s.Earlier[statusUpdated], s.Earlier[statusUnchanged], s.Earlier[statusSkipped], s.Earlier[statusFailed])
 		}
 		fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, ctct.Counters{ByMethod: s.ByMethod}.MethodsText(), s.Retries, s.Throttled)
 	}
