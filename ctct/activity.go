@@ -43,6 +43,20 @@ const (
 	SortByDateDesc = "DATE_DESC"
 )
 
+// Via says which way of the API a job takes: the contacts collection
+// (a request per contact or page, every field, exact) or bulk Activities
+// (a few requests for any number of contacts, the bulk columns alone);
+// auto lets the job choose by its own rule. The importer and the exporter
+// each say what auto means for them.
+type Via string
+
+// The ways of the API.
+const (
+	ViaAuto       Via = "auto"
+	ViaContacts   Via = "contacts"
+	ViaActivities Via = "activities"
+)
+
 // IsAddActivity reports whether t is one of the three spellings of the add
 // job.
 func IsAddActivity(t string) bool {

@@ -14,8 +14,8 @@ import (
 	"ctctbulk/mapping"
 )
 
-// Via says which way of the API an export takes.
-type Via string
+// Via says which way of the API an export takes (ctct.Via).
+type Via = ctct.Via
 
 // The ways of an export. ViaContacts walks the contacts collection (one
 // request per 50 contacts listed, plus one per contact for a full
@@ -24,9 +24,9 @@ type Via string
 // the columns of BulkEmptyColumns stay empty. ViaAuto picks one (see
 // Options.Via).
 const (
-	ViaAuto       Via = "auto"
-	ViaContacts   Via = "contacts"
-	ViaActivities Via = "activities"
+	ViaAuto       = ctct.ViaAuto
+	ViaContacts   = ctct.ViaContacts
+	ViaActivities = ctct.ViaActivities
 )
 
 // Default waits between the polls of an export job: the first, and the

@@ -14,8 +14,8 @@ import (
 	"ctctbulk/mapping"
 )
 
-// Via says which way of the API an import takes.
-type Via string
+// Via says which way of the API an import takes (ctct.Via).
+type Via = ctct.Via
 
 // The ways of an import. ViaContacts sends each row through the contacts
 // collection (a search per 50 emails, a request per row written).
@@ -25,9 +25,9 @@ type Via string
 // ViaAuto takes activities when at least MinBulkRows rows are to be sent,
 // the API's own rule.
 const (
-	ViaAuto       Via = "auto"
-	ViaContacts   Via = "contacts"
-	ViaActivities Via = "activities"
+	ViaAuto       = ctct.ViaAuto
+	ViaContacts   = ctct.ViaContacts
+	ViaActivities = ctct.ViaActivities
 )
 
 // MinBulkRows is the API's rule: the contacts collection is meant for
