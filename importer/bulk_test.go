@@ -104,6 +104,7 @@ const bulkInput = "Email,First Name,Last Name,City,Notes,Status,Country Name\n" 
 	"listed@example.com,Lee,Listed,Austin,,,\n" +
 	"dnm@example.com,Dan,Nomail,Seattle,,,\n" +
 	"bad-email,X,Y,Z,,,\n" +
+	",,,,,,\n" +
 	"new1@example.com,Nia,New,Boston,\"two\nlines\",,\n" +
 	"new1@example.com,Nina,New,Boston,,,\n" +
 	"removed@example.com,Rem,Oved,,,Removed,\n" +
@@ -136,8 +137,8 @@ func TestBulkDecidesAsTheContactsPath(t *testing.T) {
 	}
 	want, got := run(importer.ViaContacts), run(importer.ViaActivities)
 	counts := func(s *importer.Summary) string {
-		return fmt.Sprintf("read %d created %d updated %d unchanged %d skipped %d failed %d pending %d opted out %d",
-			s.Read, s.Created, s.Updated, s.Unchanged, s.Skipped, s.Failed, s.Pending, s.OptedOut)
+		return fmt.Sprintf("read %d created %d updated %d unchanged %d skipped %d failed %d pending %d opted out %d blank %d",
+			s.Read, s.Created, s.Updated, s.Unchanged, s.Skipped, s.Failed, s.Pending, s.OptedOut, s.Blank)
 	}
 	t.Logf("activities: %s; contacts path rows %d, jobs %d", counts(got.sum), got.sum.ContactsRows, got.sum.BulkJobs)
 	if counts(got.sum) != counts(want.sum) {

@@ -60,7 +60,11 @@ func (b *bulkRun) classify(ctx, work context.Context, o *outcomes) error {
 		if err != nil {
 			return fmt.Errorf("read input: %w", err)
 		}
-		if row.Blank || b.j.doneDigest(row.Line) != 0 {
+		if row.Blank {
+			b.im.counts.blank.Add(1)
+			continue
+		}
+		if b.j.doneDigest(row.Line) != 0 {
 			continue
 		}
 		t := &rowTask{row: reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}, digest: rowDigest(&row)}

@@ -747,7 +747,9 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 			return false, fmt.Errorf("read input: %w", err)
 		}
 		if row.Blank {
-			im.counts.blank.Add(1)
+			if im.bulk == nil { // else counted by the bulk path's plan
+				im.counts.blank.Add(1)
+			}
 			continue
 		}
 		if !im.opts.Recheck && o.journal.doneDigest(row.Line) != 0 {
