@@ -116,8 +116,7 @@ type bulkRun struct {
 	queue time.Duration
 	// held are the rows read but not finished, for the summary of a run
 	// that stops before its last pass.
-	held     int64
-	verified int64
+	held int64
 }
 
 // bulkJob is one ADD_CONTACTS job: its rows (until posted), their input
@@ -132,7 +131,6 @@ type bulkJob struct {
 	dataLn []int // physical line of each row in the data
 	// nextData is the data line the next row starts at.
 	nextData int
-	digest   uint64
 	hash     hashAcc
 	emails   map[string]struct{}
 	size     int
