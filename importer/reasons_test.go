@@ -51,4 +51,17 @@ func TestSummaryReasons(t *testing.T) {
 	if got := b.String(); !strings.Contains(got, want) {
 		t.Errorf("summary:\n%s\nwant it to hold:\n%s", got, want)
 	}
+	// A reason too long for 80 columns goes on under itself.
+	s = &Summary{Read: 1, Reasons: []Reason{{Reason: reasonNoList, Rows: 1, FirstLine: 32}}}
+	b.Reset()
+	if err := s.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want = `failed rows by reason, with the first line of each:
+  1  a new contact needs at least one list: use --list or a ContactLists column
+     (line 32)
+`
+	if got := b.String(); !strings.Contains(got, want) {
+		t.Errorf("summary:\n%s\nwant it to hold:\n%s", got, want)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"ctctbulk/ctct"
 	"ctctbulk/progress"
@@ -216,11 +217,13 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "error report: %s (%s)\n", s.ReportPath, nRows(n))
 	}
 	if len(s.Reasons) > 0 {
-		// Rows, reason, first line: short enough for an 80-column screen.
+		// Rows, reason, first line; a reason too long for an 80-column
+		// screen goes on under itself rather than wrap at the edge.
 		b.WriteString("failed rows by reason, with the first line of each:\n")
 		width := len(fmt.Sprint(s.Reasons[0].Rows))
 		for _, r := range s.Reasons {
-			fmt.Fprintf(&b, "  %*d  %s (line %d)\n", width, r.Rows, r.Reason, r.FirstLine)
+			prefix := fmt.Sprintf("  %*d  ", width, r.Rows)
+			b.WriteString(prefix + wrapWords(fmt.Sprintf("%s (line %d)", r.Reason, r.FirstLine), summaryWidth-len(prefix), len(prefix)) + "\n")
 		}
 	}
 	if s.Stopped != "" {
@@ -228,6 +231,32 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// summaryWidth is the terminal width the text summary fits.
+const summaryWidth = 80
+
+// wrapWords breaks text at spaces into lines of at most width columns
+// (a longer word stays whole), the lines after the first indented by
+// indent spaces.
+func wrapWords(text string, width, indent int) string {
+	var b strings.Builder
+	col := 0
+	for i, w := range strings.Fields(text) {
+		n := utf8.RuneCountInString(w)
+		switch {
+		case i == 0:
+		case col+1+n > width:
+			b.WriteString("\n" + strings.Repeat(" ", indent))
+			col = 0
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(w)
+		col += n
+	}
+	return b.String()
 }
 
 func plural(n int64, one, many string) string {
