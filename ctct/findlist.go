@@ -49,3 +49,16 @@ func FindList(lists []List, v string) (List, error) {
 	}
 	return List{}, fmt.Errorf("%q names several lists when case is ignored (%s): give its number", v, strings.Join(names, ", "))
 }
+
+// ListsByName maps the name of each user list (a numbered one, not a
+// system list) to the ids id gives its lists: more than one when names
+// repeat, which a caller matching by name must treat as unknown.
+func ListsByName(lists []List, id func(List) string) map[string][]string {
+	m := map[string][]string{}
+	for _, l := range lists {
+		if IsNumber(Number(l.ID)) {
+			m[l.Name] = append(m[l.Name], id(l))
+		}
+	}
+	return m
+}

@@ -199,7 +199,7 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 			}
 		}
 	}
-	names := listsByName(lists)
+	names := ctct.ListsByName(lists, func(l ctct.List) string { return l.ID })
 	if len(jobs) == 2 && jobs[1].emailOnly {
 		return e.joinFiles(ctx, bc, jobs[0], jobs[1], names, rw)
 	}
@@ -390,18 +390,6 @@ func kindStatus(k Status) string {
 		return ctct.StatusDoNotMail
 	}
 	return ""
-}
-
-// listsByName maps each user list's name to its id URIs (more than one
-// when names repeat).
-func listsByName(lists []ctct.List) map[string][]string {
-	m := map[string][]string{}
-	for _, l := range lists {
-		if n := ctct.Number(l.ID); n != "" && strings.Trim(n, "0123456789") == "" {
-			m[l.Name] = append(m[l.Name], l.ID)
-		}
-	}
-	return m
 }
 
 // compareNumbers orders list numbers numerically (then as text).

@@ -114,6 +114,9 @@ type bulkRun struct {
 	// wait back into a longer one).
 	rate  float64
 	queue time.Duration
+	// names maps each list name to its ids, as the plan read the lists
+	// (export files name lists, memberships hold ids).
+	names map[string][]string
 	// held are the rows read but not finished, for the summary of a run
 	// that stops before its last pass.
 	held int64

@@ -177,9 +177,9 @@ func (b *bulkRun) plan(ctx, work context.Context) error {
 		acts[i] = a
 		b.im.counts.exports.Add(1)
 	}
-	names := listsByName(b.lists.lists, b.im.client.ListURI)
+	b.names = ctct.ListsByName(b.lists.lists, func(l ctct.List) string { return b.im.client.ListURI(ctct.Number(l.ID)) })
 	for i, s := range systemLists {
-		n, err := b.loadExport(ctx, acts[i], s.status, names)
+		n, err := b.loadExport(ctx, acts[i], s.status, b.names)
 		if err != nil {
 			return fmt.Errorf("plan: export list %s: %w", s.list, err)
 		}
@@ -266,18 +266,6 @@ func (b *bulkRun) await(ctx context.Context, a *ctct.Activity, rows int, posted 
 		return nil, err
 	}
 	return got, nil
-}
-
-// listsByName maps each user list's name to its id URIs as uri writes
-// them (more than one when names repeat).
-func listsByName(lists []ctct.List, uri func(string) string) map[string][]string {
-	m := map[string][]string{}
-	for _, l := range lists {
-		if n := ctct.Number(l.ID); ctct.IsNumber(n) {
-			m[l.Name] = append(m[l.Name], uri(n))
-		}
-	}
-	return m
 }
 
 // createExport creates an export job. A POST whose outcome is uncertain

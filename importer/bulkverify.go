@@ -56,7 +56,6 @@ func (b *bulkRun) verify(ctx, work context.Context) error {
 		return fmt.Errorf("verify: export %s: %w", what, err)
 	}
 	defer body.Close()
-	names := listsByName(b.lists.lists, b.im.client.ListURI)
 	var batch []*ctct.ExportRow
 	check := func() error {
 		emails := make([]string, len(batch))
@@ -76,7 +75,7 @@ func (b *bulkRun) verify(ctx, work context.Context) error {
 			if st != lineCreated && st != lineUpdated {
 				continue
 			}
-			if diff := differs(e, x, fields, names); diff != "" {
+			if diff := differs(e, x, fields, b.names); diff != "" {
 				b.fail(e.line, fmt.Sprintf("verification: after its bulk job, %s", diff))
 				continue
 			}
