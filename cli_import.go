@@ -54,6 +54,8 @@ type importOptions struct {
 	delimiter   string
 	encoding    string
 	via         string
+	from        string
+	truncate    bool
 	bulkRows    int
 	verify      bool
 	pollFirst   time.Duration
@@ -95,7 +97,9 @@ again with --resume continues where it stopped.`,
 	fs.Var(&o.cols, "col", "map a column: `HEADER=FIELD` (repeatable)")
 	fs.StringVar(&o.empty, "empty", "keep", "`keep|clear`: an empty cell keeps the existing value, or clears it")
 	fs.StringVar(&o.optIn, "opt-in-source", ctct.ActionByCustomer, "`SOURCE` of the opt-in: ACTION_BY_CUSTOMER or ACTION_BY_CONTACT")
-	group(fs, "Mapping", "map", "col", "empty", "opt-in-source")
+	fs.StringVar(&o.from, "from", mapping.FromAuto, "`SYSTEM` the file comes from, for its column names and opt-out columns: "+strings.Join(mapping.SourceNames(), ", ")+", auto (recognised from the header) or none")
+	fs.BoolVar(&o.truncate, "truncate", false, "cut a text value over its field's limit to the limit (the report's _cut column says which) rather than fail the row")
+	group(fs, "Mapping", "map", "col", "empty", "opt-in-source", "from", "truncate")
 	fs.StringVar(&o.optOuts, "opt-outs", "carry", "`carry|skip`: a row whose Status is Do Not Mail: carry (opt the contact out, creating it if new) or skip (report it); such a row never makes a contact Active. A row whose Status is Removed is always skipped: importing it would subscribe it")
 	group(fs, "Mapping", "opt-outs")
 	fs.Var(&o.lists, "list", "add every contact to the list `ID|NAME` (repeatable)")
@@ -153,6 +157,7 @@ func runImport(ctx context.Context, s streams, o *importOptions) error {
 		requests = func() int64 { return conn.client.Counters().Requests - base }
 	}
 	opts.Warnf = func(format string, args ...any) { s.notes.printf("warning: "+format, args...) }
+	opts.Notef = s.notes.printf
 	im, err := importer.New(client, opts)
 	if err != nil {
 		return usagef("%v", err)
@@ -295,6 +300,14 @@ func (o *importOptions) validate() (importer.Options, error) {
 		opts.Mapping.MapFile = m
 	}
 	opts.Mapping.Cols = o.cols
+	switch from := strings.ToLower(o.from); {
+	case from == mapping.FromAuto || from == mapping.FromNone:
+	default:
+		if _, ok := mapping.LookupSource(from); !ok {
+			return opts, usagef("--from must be %s, auto or none, not %q", strings.Join(mapping.SourceNames(), ", "), o.from)
+		}
+	}
+	opts.Mapping.From, opts.Mapping.Truncate, opts.Mapping.FileName = o.from, o.truncate, o.file
 	base := o.file
 	if base == "-" {
 		base = "stdin"

@@ -267,7 +267,7 @@ func TestImportCarriesOptOuts(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	checkAccounted(t, sum)
-	if sum.Created != 2 || sum.Updated != 1 || sum.Skipped != 1 || sum.OptedOut != 2 || !strings.Contains(stdout, "opted out 2") {
+	if sum.Created != 2 || sum.Updated != 1 || sum.Skipped != 1 || sum.OptedOut != 2 || !strings.Contains(stdout, "opt-outs carried over (Do Not Mail) 2: Status=do not mail 2") {
 		t.Errorf("summary %+v", sum)
 	}
 	cs := e.contacts()

@@ -19,19 +19,29 @@ const (
 )
 
 // Normalize returns v with the case the API prescribes for the field:
-// EmailAddress and CountryCode lower case, StateCode upper case, an
+// EmailAddress and a two-letter CountryCode lower case, a StateCode of at
+// most two letters upper case (longer values, names rather than codes,
+// are returned as they are), an
 // enumeration (EmailType) spelled as the table spells it whatever the case
 // of v. Other values are returned unchanged; nothing is trimmed. It
 // allocates only when the case changes.
 func (f *Field) Normalize(v string) string {
 	switch f.rule {
-	case ruleEmail, ruleCountry:
+	case ruleEmail:
 		return strings.ToLower(v)
+	case ruleCountry:
+		if len(v) == 2 {
+			return strings.ToLower(v)
+		}
+		return v // a name, for the importer to turn into a code
 	case ruleState:
 		if st, ok := lookupState(v); ok {
 			return st.code // the table's own string: no allocation
 		}
-		return strings.ToUpper(v)
+		if len(v) <= 2 {
+			return strings.ToUpper(v)
+		}
+		return v // a name, for the importer to turn into a code
 	}
 	for _, a := range f.Allowed {
 		if strings.EqualFold(v, a) {
@@ -341,4 +351,14 @@ func (f *Field) Limit() string {
 		return fmt.Sprintf("%d chars", f.MaxLen)
 	}
 	return ""
+}
+
+// StateCountry returns the country code ("us" or "ca") of a StateCode the
+// API accepts, given in upper case, and whether it is one.
+func StateCountry(code string) (string, bool) {
+	st, ok := lookupState(code)
+	if !ok || st.code != code {
+		return "", false
+	}
+	return st.country, true
 }

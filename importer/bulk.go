@@ -215,8 +215,14 @@ func (b *bulkRun) contactsRows() int64 {
 // needsContacts reports whether a row maps a field that no bulk column
 // carries (with a value, or with --empty clear, which may clear it).
 func (im *Importer) needsContacts(rec *mapping.Record) bool {
+	if rec.NoBulkValue() {
+		return true
+	}
+	if im.opts.Empty != mapping.EmptyClear {
+		return false
+	}
 	for _, name := range rec.Mapped {
-		if f, ok := ctct.LookupField(name); ok && f.Editable && f.Bulk == "" && (f.Get(&rec.Contact) != "" || im.opts.Empty == mapping.EmptyClear) {
+		if f, ok := ctct.LookupField(name); ok && f.Editable && f.Bulk == "" {
 			return true
 		}
 	}
@@ -253,7 +259,6 @@ func (im *Importer) useBulk(rd *CSVReader, m *mapping.Mapping, j *journal, input
 	if im.opts.Via == ViaActivities {
 		return true, rd, nil
 	}
-	statusCol := m.StatusColumn()
 	width := len(rd.Header())
 	n := 0
 	for n < MinBulkRows {
@@ -267,12 +272,7 @@ func (im *Importer) useBulk(rd *CSVReader, m *mapping.Mapping, j *journal, input
 		if row.Blank || row.Err != nil || j.doneDigest(row.Line) != 0 {
 			continue
 		}
-		if statusCol >= 0 && statusCol < len(row.Cells) {
-			if s := strings.TrimSpace(row.Cells[statusCol]); strings.EqualFold(s, ctct.StatusDoNotMail) || strings.EqualFold(s, ctct.StatusRemoved) {
-				continue
-			}
-		}
-		if rec, err := m.Convert(withoutEmptyExtras(row.Cells, width), row.Line); err == nil && !im.needsContacts(rec) {
+		if rec, err := m.Convert(withoutEmptyExtras(row.Cells, width), row.Line); err == nil && rec.OptOut == "" && !rec.Removed && !im.needsContacts(rec) {
 			n++
 		}
 	}

@@ -40,7 +40,6 @@ func (b *bulkRun) classify(ctx, work context.Context, o *outcomes) error {
 	if err != nil {
 		return err
 	}
-	statusCol := b.m.StatusColumn()
 	width := len(rd.Header())
 	var chunk []planItem
 	var seq uint64
@@ -93,9 +92,7 @@ func (b *bulkRun) classify(ctx, work context.Context, o *outcomes) error {
 				break
 			}
 			t.rec, t.lists = rec, rowLists
-			if statusCol >= 0 && statusCol < len(row.Cells) {
-				t.status = strings.TrimSpace(row.Cells[statusCol])
-			}
+			t.row.noteRecord(rec)
 			it.email = strings.ToLower(rec.Contact.EmailAddress)
 		}
 		chunk = append(chunk, it)
@@ -210,12 +207,12 @@ func (b *bulkRun) decide(t *rowTask, e *indexEntry) decision {
 		return decision{settled: &rowResult{status, reason}}
 	}
 	switch {
-	case strings.EqualFold(t.status, ctct.StatusDoNotMail):
+	case t.rec.OptOut != "":
 		if im.opts.OptOuts == OptOutsSkip {
-			return settled(statusSkipped, "Status is Do Not Mail in the input: skipped (--opt-outs skip)")
+			return settled(statusSkipped, skipOptOutReason(t.rec.OptOut))
 		}
 		return decision{contacts: true} // an opt-out is carried over by the contacts collection
-	case strings.EqualFold(t.status, ctct.StatusRemoved):
+	case t.rec.Removed:
 		return settled(statusSkipped, reasonRemovedStatus)
 	case e.route == routeContacts:
 		return decision{contacts: true} // after an earlier row of the email, in order
@@ -243,11 +240,12 @@ func (b *bulkRun) decide(t *rowTask, e *indexEntry) decision {
 	}
 	cur := e.row.Contact()
 	desired := cur.Clone()
-	changed := t.rec.Apply(desired, mapping.EmptyKeep)
-	if im.opts.Empty == mapping.EmptyClear {
-		if cleared := cur.Clone(); t.rec.Apply(cleared, mapping.EmptyClear) && ctct.NewBulkRow(cleared) != ctct.NewBulkRow(desired) {
-			return decision{contacts: true} // an empty cell clears a value: bulk cannot
-		}
+	changed := t.rec.Apply(desired, im.opts.Empty)
+	if errs := ctct.ValidateContact(desired); changed && len(errs) > 0 {
+		return settled(statusFailed, "merged with the existing contact: "+joinFieldErrors(errs))
+	}
+	if asJob := cur.Clone(); t.rec.ApplyValues(asJob) != changed || ctct.NewBulkRow(asJob) != ctct.NewBulkRow(desired) {
+		return decision{contacts: true} // the row clears a value (--empty clear, a value moved): bulk cannot
 	}
 	for _, l := range t.lists {
 		if e.listsUnknown || !hasString(e.lists, l.ID) {

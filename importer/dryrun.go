@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"ctctbulk/ctct"
 	"ctctbulk/mapping"
@@ -32,7 +31,6 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 		}
 	}
 	width := len(rd.Header())
-	toContacts := im.contactsColumns(m)
 	var contactsRows int64
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -61,16 +59,19 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 			fail(&row, row.Err.Error())
 			continue
 		}
-		if err := m.Validate(withoutEmptyExtras(row.Cells, width), row.Line); err != nil {
+		facts, err := m.Check(withoutEmptyExtras(row.Cells, width), row.Line)
+		if err != nil {
 			fail(&row, err.Error())
 			continue
 		}
 		im.counts.valid.Add(1)
-		if toContacts(row.Cells) {
+		im.counts.noteFacts(facts, im.opts.OptOuts)
+		if im.goesThroughContacts(m, facts) {
 			contactsRows++
 		}
 	}
 	sum := im.summary()
+	sum.Columns = m.Table()
 	valid := sum.Valid
 	bulkRows := valid - contactsRows
 	if im.opts.Via == ViaContacts || (im.opts.Via == ViaAuto && bulkRows < MinBulkRows) || im.bulkBlocker(m) != "" {
@@ -115,31 +116,29 @@ func planBulkRequests(jobs int64, verify bool) int64 {
 	return n
 }
 
-// contactsColumns returns a test of a valid row's cells that says whether
-// the row goes through the contacts collection whatever the account holds:
-// an opt-out to carry over (Status Do Not Mail), a value in a field with no
-// bulk column, or any such field with --empty clear. A dry run reads no
-// more than the cells for it.
-func (im *Importer) contactsColumns(m *mapping.Mapping) func(cells []string) bool {
-	var cols []int
+// goesThroughContacts says whether a valid row goes through the contacts
+// collection whatever the account holds: an opt-out to carry over, a value
+// in a field with no bulk column, or any such field with --empty clear. A
+// dry run knows it from the row's facts alone.
+func (im *Importer) goesThroughContacts(m *mapping.Mapping, f mapping.Facts) bool {
+	switch {
+	case f.OptOut != "":
+		return im.opts.OptOuts == OptOutsCarry
+	case f.Removed:
+		return false
+	case f.NoBulkValue:
+		return true
+	}
+	return im.opts.Empty == mapping.EmptyClear && mapsNoBulkField(m)
+}
+
+// mapsNoBulkField reports whether the mapping sets a field that no bulk
+// column carries.
+func mapsNoBulkField(m *mapping.Mapping) bool {
 	for _, c := range m.Columns() {
 		if f, ok := ctct.LookupField(c.Field); ok && f.Editable && f.Bulk == "" {
-			if im.opts.Empty == mapping.EmptyClear {
-				return func([]string) bool { return true }
-			}
-			cols = append(cols, c.Index)
-		}
-	}
-	status := m.StatusColumn()
-	return func(cells []string) bool {
-		if im.opts.OptOuts == OptOutsCarry && status >= 0 && status < len(cells) && strings.EqualFold(strings.TrimSpace(cells[status]), ctct.StatusDoNotMail) {
 			return true
 		}
-		for _, i := range cols {
-			if i < len(cells) && strings.TrimSpace(cells[i]) != "" {
-				return true
-			}
-		}
-		return false
 	}
+	return false
 }

@@ -109,6 +109,9 @@ type Options struct {
 
 	// Warnf receives warnings (unknown columns...); may be nil.
 	Warnf func(format string, args ...any)
+	// Notef receives what the run says it found (the source recognised
+	// and what each column was taken as); may be nil.
+	Notef func(format string, args ...any)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -217,6 +220,9 @@ func New(client Client, opts Options) (*Importer, error) {
 	if opts.Warnf == nil {
 		opts.Warnf = func(string, ...any) {}
 	}
+	if opts.Notef == nil {
+		opts.Notef = func(string, ...any) {}
+	}
 	switch opts.OptOuts {
 	case "":
 		opts.OptOuts = OptOutsCarry
@@ -246,6 +252,8 @@ type counters struct {
 	blank, unparsed, optedOut atomic.Int64
 	// offset is how far the reader is in the input, in bytes.
 	offset atomic.Int64
+	// tally counts the rows by opt-out signal and the cells cut.
+	tally tally
 	// jobs are the add jobs sent and exports the export jobs created;
 	// sent the rows sent in add jobs, planned the contacts the plan
 	// exported, verified the rows checked by the verification.
@@ -366,8 +374,11 @@ func (im *Importer) open(input io.Reader, warn bool) (*CSVReader, *mapping.Mappi
 	if err != nil {
 		return nil, nil, &MappingError{Err: err}
 	}
-	for _, w := range warnings {
-		if warn {
+	if warn {
+		if r := m.Recognised(); r != "" {
+			im.opts.Notef("%s", r)
+		}
+		for _, w := range warnings {
 			im.opts.Warnf("%s", w)
 		}
 	}
@@ -524,7 +535,6 @@ type rowTask struct {
 	digest uint64
 	rec    *mapping.Record
 	lists  []ctct.ListMembership
-	status string // the input's Status cell (an export's), trimmed
 }
 
 // emailGroup is the rows of one batch that share an email, in file order,
@@ -729,7 +739,6 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 			return nil
 		}
 	}
-	statusCol := m.StatusColumn()
 	width := len(rd.Header())
 	for {
 		if ctx.Err() != nil || stop.Load() != nil {
@@ -773,15 +782,14 @@ func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping
 			o.finish(n, rr, digest, statusFailed, err.Error())
 			continue
 		}
+		rr.noteRecord(rec)
 		rowLists, err := lists.forRow(rec.Lists)
 		if err != nil {
 			o.finish(n, rr, digest, statusFailed, fmt.Sprintf("line %d, %v", row.Line, err))
 			continue
 		}
+		rr.noteRecord(rec)
 		t := &rowTask{seq: n, row: rr, digest: digest, rec: rec, lists: rowLists}
-		if statusCol >= 0 && statusCol < len(row.Cells) {
-			t.status = strings.TrimSpace(row.Cells[statusCol])
-		}
 		email := rec.Contact.EmailAddress
 		rows++
 		if gr, ok := index[email]; ok {

@@ -89,7 +89,7 @@ func (o *outcomes) write(x outcome) {
 		c.pending.Add(1)
 		return
 	}
-	if x.status == statusSkipped || x.status == statusFailed {
+	if x.row.reported(x.status) {
 		if err := o.report.add(x.row, x.status, x.reason); err != nil {
 			o.fail(err)
 			return
@@ -114,6 +114,7 @@ func (o *outcomes) write(x outcome) {
 	if x.status == statusSkipped || x.status == statusFailed {
 		o.im.reasons.add(x.row.line, x.status, x.reason)
 	}
+	c.noteOutcome(&x.row, x.status)
 }
 
 // fail keeps the first write error, counts the row as pending and stops

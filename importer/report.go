@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/text/encoding"
+
+	"ctctbulk/mapping"
 )
 
 // Columns the error report adds to the input's own: the row's physical
@@ -23,9 +25,10 @@ const (
 	colError  = "_error"
 	colExtra  = "_extra"
 	colRaw    = "_raw"
+	colCut    = "_cut"
 )
 
-var reportColumns = [...]string{colLine, colStatus, colError, colExtra, colRaw}
+var reportColumns = [...]string{colLine, colStatus, colError, colExtra, colRaw, colCut}
 
 func isReportColumn(h string) bool {
 	for _, c := range reportColumns {
@@ -41,6 +44,25 @@ type reportRow struct {
 	line  int
 	cells []string // as read, extra cells included
 	raw   string   // a malformed stretch's text, else ""
+	// optOut is the row's opt-out signal ("" none), cut the cells
+	// --truncate cut, dropped the values an opt-out row was carried over
+	// without: a row with either is reported whatever its outcome.
+	optOut, cut, dropped string
+}
+
+// noteRecord takes from a converted row what its outcome's accounting
+// needs beyond its cells.
+func (r *reportRow) noteRecord(rec *mapping.Record) {
+	r.optOut, r.cut = rec.OptOut, rec.CutText()
+	if rec.Dropped != nil {
+		r.dropped = "carried over as an opt-out without the values it cannot hold: " + rec.Dropped.Error()
+	}
+}
+
+// reported says whether a row with this outcome goes in the report: every
+// row that did not succeed, and any row changed on its way in.
+func (r *reportRow) reported(status string) bool {
+	return status == statusSkipped || status == statusFailed || r.cut != "" || r.dropped != ""
 }
 
 // report is the error report: the input's header and cells of every row
@@ -123,7 +145,10 @@ func (r *report) add(row reportRow, status, reason string) error {
 		w.Flush()
 		extra = strings.TrimSuffix(r.extra.String(), "\n")
 	}
-	rec = append(rec, strconv.Itoa(row.line), status, reason, extra, row.raw)
+	if reason == "" {
+		reason = row.dropped
+	}
+	rec = append(rec, strconv.Itoa(row.line), status, reason, extra, row.raw, row.cut)
 	if err := r.write(rec); err != nil {
 		return fmt.Errorf("write error report %s: %w", r.path, err)
 	}

@@ -21,11 +21,16 @@ const (
 // Reasons of skipped and failed rows that both paths give.
 const (
 	reasonRemovedStatus = "Status is Removed in the input: the contact was on no list there, and importing it would subscribe it to this import's lists (empty the Status cell to import it)"
+	reasonSkipOptOut    = "the row says the person opted out (%s): skipped (--opt-outs skip)"
 	reasonNoContact     = "no contact has this email address (--mode update creates none)"
 	reasonNoList        = "a new contact needs at least one list: use --list or a ContactLists column"
 	reasonDoNotMail     = "contact is Do Not Mail: it is never re-subscribed"
 	reasonExists        = "a contact with this email address exists (--mode create updates none)"
 )
+
+// skipOptOutReason is the reason of an opt-out row skipped by --opt-outs
+// skip.
+func skipOptOutReason(signal string) string { return fmt.Sprintf(reasonSkipOptOut, signal) }
 
 // rowResult is the outcome of one row: a status and, for skipped and failed
 // rows, the reason.
@@ -132,9 +137,9 @@ func (im *Importer) refresh(ctx context.Context, email string) (contactState, er
 // the outcome and the contact's state afterwards.
 func (im *Importer) applyRow(ctx context.Context, t *rowTask, state contactState) (rowResult, contactState, error) {
 	switch {
-	case strings.EqualFold(t.status, ctct.StatusDoNotMail):
+	case t.rec.OptOut != "":
 		return im.optOutRow(ctx, t, state)
-	case strings.EqualFold(t.status, ctct.StatusRemoved):
+	case t.rec.Removed:
 		return rowResult{statusSkipped, reasonRemovedStatus}, state, nil
 	}
 	return im.upsertRow(ctx, t, state)
@@ -147,7 +152,7 @@ func (im *Importer) applyRow(ctx context.Context, t *rowTask, state contactState
 // is skipped. Either way no contact is made or left Active by this row.
 func (im *Importer) optOutRow(ctx context.Context, t *rowTask, state contactState) (rowResult, contactState, error) {
 	if im.opts.OptOuts == OptOutsSkip {
-		return rowResult{statusSkipped, "Status is Do Not Mail in the input: skipped (--opt-outs skip)"}, state, nil
+		return rowResult{statusSkipped, skipOptOutReason(t.rec.OptOut)}, state, nil
 	}
 	done := statusUpdated
 	cur := state.contact
@@ -175,7 +180,7 @@ func (im *Importer) optOutRow(ctx context.Context, t *rowTask, state contactStat
 		if done == statusCreated {
 			what = "the contact was created, but it"
 		}
-		return rowResult{statusFailed, fmt.Sprintf("Status is Do Not Mail in the input, and %s could not be opted out: %s; import the row again to opt it out", what, describe(err))}, contactState{}, nil
+		return rowResult{statusFailed, fmt.Sprintf("the row says the person opted out (%s), and %s could not be opted out: %s; import the row again to opt it out", t.rec.OptOut, what, describe(err))}, contactState{}, nil
 	}
 	im.counts.optedOut.Add(1)
 	out := cur.Clone()

@@ -1,14 +1,20 @@
 package importer
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
+	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
 	"ctctbulk/ctct"
+	"ctctbulk/mapping"
 	"ctctbulk/progress"
 )
 
@@ -33,11 +39,27 @@ type Summary struct {
 	// Unparsed the physical lines of malformed stretches, each stretch a
 	// failed row in the report; OptedOut the contacts opted out because
 	// their row's Status was Do Not Mail (counted in Created or Updated).
-	Blank    int64            `json:"blank_lines"`
-	Unparsed int64            `json:"unparsed_lines"`
-	OptedOut int64            `json:"opted_out"`
-	Resumed  int64            `json:"resumed"`
-	Earlier  map[string]int64 `json:"earlier_runs,omitempty"`
+	Blank    int64 `json:"blank_lines"`
+	Unparsed int64 `json:"unparsed_lines"`
+	OptedOut int64 `json:"opted_out"`
+	// OptOutsCarried counts, by signal ("Mailchimp unsubscribed export",
+	// "Email Opt Out", "Status=do not mail"), the rows that said their
+	// person opted out and whose contact is Do Not Mail after the run (a
+	// dry run: that would be carried over); OptOutsSkipped those skipped
+	// by --opt-outs skip.
+	OptOutsCarried map[string]int64 `json:"opt_outs_carried,omitempty"`
+	OptOutsSkipped map[string]int64 `json:"opt_outs_skipped,omitempty"`
+	// Cut counts the cells --truncate cut, by field (a dry run: "cells"),
+	// in CutRows rows; Dropped the opt-out rows carried over without some
+	// of their values (invalid ones), each in the report.
+	Cut     map[string]int64 `json:"cut_cells,omitempty"`
+	CutRows int64            `json:"cut_rows,omitempty"`
+	Dropped int64            `json:"opt_outs_without_bad_values,omitempty"`
+	Resumed int64            `json:"resumed"`
+	Earlier map[string]int64 `json:"earlier_runs,omitempty"`
+	// Columns is the whole mapping, one row per column (number, header,
+	// taken as, by what), set by a dry run.
+	Columns [][]string `json:"columns,omitempty"`
 	// Valid and PlannedRequests are set by a dry run: the rows that passed
 	// validation and the most requests a real run would send.
 	Valid           int64 `json:"valid,omitempty"`
@@ -101,6 +123,7 @@ func (im *Importer) summary() *Summary {
 		Blank: c.blank.Load(), Unparsed: c.unparsed.Load(), OptedOut: c.optedOut.Load(),
 		Reasons: im.reasons.top(),
 	}
+	c.tally.fill(s)
 	if !im.opts.DryRun {
 		s.Target = im.opts.Target
 		s.Via = string(ViaContacts)
@@ -156,6 +179,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "target: %s\n", s.Target)
 	}
 	if s.DryRun {
+		writeTable(&b, s.Columns)
 		fmt.Fprintf(&b, "dry run: %s read, %d valid, %d invalid\n", nRows(s.Read), s.Valid, s.Failed)
 		if s.PlanBulkRows > 0 {
 			fmt.Fprintf(&b, "activities: %s in %d %s, plus 3 exports to plan and 1 to verify\n", nRows(s.PlanBulkRows), s.PlanJobs, plural(s.PlanJobs, "job", "jobs"))
@@ -192,15 +216,13 @@ func (s *Summary) WriteText(w io.Writer) error {
 				fmt.Fprintf(&b, "verified by export: %d rows as sent\n", s.Verified)
 			}
 		}
-		if s.OptedOut > 0 {
-			fmt.Fprintf(&b, "opted out %d contacts whose row said Do Not Mail\n", s.OptedOut)
-		}
 		if s.Resumed > 0 {
 			fmt.Fprintf(&b, "resumed: %s done by earlier runs:\n  created %d, updated %d, unchanged %d, skipped %d, failed %d\n",
 				nRows(s.Resumed), s.Earlier[statusCreated], s.Earlier[statusUpdated], s.Earlier[statusUnchanged], s.Earlier[statusSkipped], s.Earlier[statusFailed])
 		}
 		fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, ctct.Counters{ByMethod: s.ByMethod}.MethodsText(), s.Retries, s.Throttled)
 	}
+	s.writeOptOuts(&b)
 	if s.Blank > 0 {
 		fmt.Fprintf(&b, "blank lines %d (no value in any cell): ignored\n", s.Blank)
 	}
@@ -231,6 +253,45 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeOptOuts writes the opt-outs by signal and the cells cut, each a
+// line wrapped to the summary's width.
+func (s *Summary) writeOptOuts(b *strings.Builder) {
+	line := func(head string, m map[string]int64, tail string) {
+		n, text := bySignal(m)
+		if n == 0 {
+			return
+		}
+		msg := fmt.Sprintf("%s %d: %s%s", head, n, text, tail)
+		b.WriteString(wrapWords(msg, summaryWidth, 2) + "\n")
+	}
+	if s.DryRun {
+		line("opt-outs to carry over (Do Not Mail)", s.OptOutsCarried, "")
+		line("opt-outs to skip (--opt-outs skip)", s.OptOutsSkipped, "")
+	} else {
+		line("opt-outs carried over (Do Not Mail)", s.OptOutsCarried, "")
+		line("opt-outs skipped (--opt-outs skip)", s.OptOutsSkipped, "")
+	}
+	if s.CutRows > 0 {
+		line(fmt.Sprintf("cut to their field's limit (--truncate), in %s, cells", nRows(s.CutRows)), s.Cut, ": in the report's _cut column")
+	}
+	if s.Dropped > 0 {
+		fmt.Fprintf(b, "opt-outs carried over without their invalid values: %s (in the report)\n", nRows(s.Dropped))
+	}
+}
+
+// writeTable writes rows (the first a header) as columns two spaces
+// apart, the last column as it is.
+func writeTable(b *strings.Builder, rows [][]string) {
+	if len(rows) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	_ = tw.Flush() // a strings.Builder does not fail
 }
 
 // summaryWidth is the terminal width the text summary fits.
@@ -279,4 +340,99 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+// tally counts what the summary tells by kind: the opt-out rows by signal
+// (carried over or skipped), the cells --truncate cut by field, the opt-out
+// rows carried over without some of their values. Safe for concurrent use.
+type tally struct {
+	mu      sync.Mutex
+	carried map[string]int64
+	skipped map[string]int64
+	cut     map[string]int64
+	cutRows int64
+	dropped int64
+}
+
+func bump(m *map[string]int64, k string) {
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[k]++
+}
+
+// noteOutcome counts a finished row.
+func (c *counters) noteOutcome(r *reportRow, status string) {
+	t := &c.tally
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r.optOut != "" {
+		switch status {
+		case statusCreated, statusUpdated, statusUnchanged:
+			bump(&t.carried, r.optOut)
+		case statusSkipped:
+			bump(&t.skipped, r.optOut)
+		}
+	}
+	if r.cut != "" {
+		t.cutRows++
+		for _, part := range strings.Split(r.cut, "; ") {
+			field, _, _ := strings.Cut(part, " ")
+			bump(&t.cut, field)
+		}
+	}
+	if r.dropped != "" {
+		t.dropped++
+	}
+}
+
+// noteFacts counts what a dry run learns of a valid row: its opt-out, as
+// the policy would end it, and its cuts.
+func (c *counters) noteFacts(f mapping.Facts, policy OptOutPolicy) {
+	t := &c.tally
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f.OptOut != "" {
+		if policy == OptOutsSkip {
+			bump(&t.skipped, f.OptOut)
+		} else {
+			bump(&t.carried, f.OptOut)
+		}
+	}
+	if f.Cuts > 0 {
+		t.cutRows++
+		if t.cut == nil {
+			t.cut = map[string]int64{}
+		}
+		t.cut["cells"] += int64(f.Cuts)
+	}
+	if f.Dropped {
+		t.dropped++
+	}
+}
+
+// fill copies the tallies into s.
+func (t *tally) fill(s *Summary) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.OptOutsCarried, s.OptOutsSkipped = maps.Clone(t.carried), maps.Clone(t.skipped)
+	s.Cut, s.CutRows, s.Dropped = maps.Clone(t.cut), t.cutRows, t.dropped
+}
+
+// bySignal writes counts by key, the largest first: "Mailchimp
+// unsubscribed export 300, UNSUB_TIME 2".
+func bySignal(m map[string]int64) (total int64, text string) {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return cmp.Compare(m[b], m[a])
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		total += m[k]
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return total, strings.Join(parts, ", ")
 }

@@ -20,7 +20,35 @@ const (
 	kindEditable           // an editable text field of ctct.Contact
 	kindLists              // the ContactLists column
 	kindReadOnly           // a field the server sets
+	kindPseudo             // a pseudo field: an opt-out signal or a one-cell address
 )
+
+// PseudoField is a mapping target that is not a field of the contact: a
+// column that says the person opted out, or an address held in one cell.
+type PseudoField struct {
+	Name    string
+	Limit   string   // what its cells hold, in a few words
+	Aliases []string // the headers that map to it with no mapping
+}
+
+// pseudoFields are the pseudo fields, with the headers recognised as each
+// whatever the file's source (opt-outs are never left to chance).
+var pseudoFields = []PseudoField{
+	{FieldStatus, "status word: an opt-out word opts out, Removed skips, an unknown word fails the row",
+		[]string{"Email Status", "MEMBER_STATUS", "Member Status", "Subscription Status", "Subscriber Status", "Email Subscription Status"}},
+	{FieldOptOut, "yes/no: true, yes, 1, x opt out; false, no, 0, empty do not",
+		[]string{"Opt Out", "Opted Out", "Email Opt Out", "Email Opt-Out", "HasOptedOutOfEmail", "Unsubscribed",
+			"Unsubscribed from all email", "Opted out of all email", "Do Not Email", "DoNotEmail", "Do Not Mail", "Unsubscribe"}},
+	{FieldOptOutWhenSet, "any value opts out (a date of unsubscription, a bounce reason)",
+		[]string{"UNSUB_TIME", "CLEAN_TIME", "Unsubscribe Date", "Unsubscribed Date", "Opt Out Date", "Email hard bounce reason",
+			"Email Bounced Reason", "EmailBouncedReason", "Bounce Reason", "Hard Bounce Reason"}},
+	{FieldFullAddress, "one-cell address, split into Addr1-3, City, StateCode, PostalCode, CountryCode", nil},
+	{FieldStreetLines, "street lines in one cell, split into Addr1, Addr2, Addr3", nil},
+}
+
+// PseudoFields returns the pseudo fields with their aliases, for
+// `ctctbulk fields`. The slice is fresh on each call.
+func PseudoFields() []PseudoField { return slices.Clone(pseudoFields) }
 
 // target is what a normalised header key resolves to.
 type target struct {
@@ -48,8 +76,16 @@ func buildIndex() map[string]target {
 		case f.Name == ListsField:
 			k = kindLists
 		}
+		if f.Name == FieldStatus {
+			continue // a pseudo field for the import, below
+		}
 		for _, h := range append([]string{f.Name}, f.Aliases...) {
 			add(NormalizeHeader(h), target{f.Name, k})
+		}
+	}
+	for _, p := range pseudoFields {
+		for _, h := range append([]string{p.Name}, p.Aliases...) {
+			add(NormalizeHeader(h), target{p.Name, kindPseudo})
 		}
 	}
 	return idx

@@ -122,7 +122,8 @@ func TestResolveCCExportFile(t *testing.T) {
 	if len(warns) != 0 {
 		t.Errorf("warnings: %q", warns)
 	}
-	if got, want := len(m.mapped), len(ccExportNames); got != want {
+	// CountryCode is not a column of the file, but filled from Country.
+	if got, want := len(m.mapped), len(ccExportNames)+1; got != want {
 		t.Errorf("%d fields mapped, want %d: %q", got, want, m.mapped)
 	}
 }
@@ -140,9 +141,9 @@ func TestResolve(t *testing.T) {
 		{
 			name:   "aliases, ignored columns, warnings",
 			header: []string{"Email", "_line", "Foo", "Status", "First Name", "", "_error"},
-			want: []col{{"EmailAddress", ""}, {"", ReasonUnderscore}, {"", ReasonUnknown}, {"", ReasonReadOnly},
+			want: []col{{"EmailAddress", ""}, {"", ReasonUnderscore}, {"", ReasonUnknown}, {"Status", ""},
 				{"FirstName", ""}, {"", ReasonUnknown}, {"", ReasonUnderscore}},
-			warnings: []string{`column 3 "Foo" is not a contact field: ignored`, `column 6 has no name: ignored`},
+			warnings: []string{`not imported: 2 columns match no contact field: Foo, column 6 (no name) (map one with --col 'Header=Field')`},
 		},
 		{
 			name:   "export header: read-only fields ignored silently",
@@ -190,7 +191,7 @@ func TestResolve(t *testing.T) {
 			name:     "no email",
 			header:   []string{"First Name", "Foo"},
 			errs:     []string{`no column maps to EmailAddress (header: "First Name", "Foo")`},
-			warnings: []string{`column 2 "Foo" is not a contact field: ignored`},
+			warnings: []string{`not imported: 1 column matches no contact field: Foo (map one with --col 'Header=Field')`},
 		},
 		{
 			name:   "email mapped out",
@@ -201,17 +202,17 @@ func TestResolve(t *testing.T) {
 		{
 			name:   "--col errors",
 			header: []string{"Email", "A", "B", "A"},
-			opts:   Options{Cols: []string{"nothing", "B=Bogus", "Missing=FirstName", "Email=Status", "A=FirstName", "=Note", "B="}},
+			opts:   Options{Cols: []string{"nothing", "B=Bogus", "Missing=FirstName", "Email=InsertTime", "A=FirstName", "=Note", "B="}},
 			errs: []string{
 				`--col "nothing": "nothing": want Header = Field`,
 				`--col "B=Bogus": "Bogus" is not a contact field`,
 				`--col "Missing=FirstName": column "Missing" is not in the file's header ("Email", "A", "B", "A")`,
-				`--col "Email=Status": Status is read-only`,
+				`--col "Email=InsertTime": InsertTime is read-only`,
 				`--col "A=FirstName": column "A" is ambiguous: columns 2, 4 match it`,
 				`--col "=Note": "=Note": the column name is empty`,
 				`--col "B=": "B=": the field name is empty`,
 			},
-			warnings: []string{`column 2 "A" is not a contact field: ignored`, `column 3 "B" is not a contact field: ignored`, `column 4 "A" is not a contact field: ignored`},
+			warnings: []string{`not imported: 3 columns match no contact field: A, B, A (map one with --col 'Header=Field')`},
 		},
 		{
 			name:   "conflicting --col for one column",
@@ -289,14 +290,14 @@ func TestParseMapFile(t *testing.T) {
 		{name: "empty", text: "", want: map[string]string{}},
 		{
 			name: "errors name their lines",
-			text: "Email = EmailAddress\nno equals sign\n\nA = Bogus\n = FirstName\nB =\nEmail = Note\nC = Status\n",
+			text: "Email = EmailAddress\nno equals sign\n\nA = Bogus\n = FirstName\nB =\nEmail = Note\nC = OptInTime\n",
 			errs: []string{
 				`line 2: "no equals sign": want Header = Field`,
 				`line 4: "Bogus" is not a contact field`,
 				`line 5: "= FirstName": the column name is empty`,
 				`line 6: "B =": the field name is empty`,
 				`line 7: column "Email" is already mapped on line 1`,
-				`line 8: Status is read-only`,
+				`line 8: OptInTime is read-only`,
 			},
 		},
 	}
@@ -385,11 +386,17 @@ func TestConvert(t *testing.T) {
 		{name: "two @", email: "a@b@c.com", errCol: "Email", errField: "EmailAddress", errMsg: "exactly one @"},
 		{name: "email 81", email: strings.Repeat("a", 75) + "@b.com", errCol: "Email", errField: "EmailAddress", errMsg: "81 characters, at most 80 allowed"},
 		{name: "unknown state", cells: []string{"", "", "", "ZZ"}, errCol: "State", errField: "StateCode", errMsg: `"ZZ" is not a US state or Canadian province code`},
-		{name: "state too long", cells: []string{"", "", "", "Ontario"}, errCol: "State", errField: "StateCode", errMsg: "7 characters, at most 2 allowed"},
+		{name: "province name without country", cells: []string{"", "", "", "Ontario"}, want: map[string]string{"StateCode": "ON", "CountryCode": "ca"}},
+		{name: "state name with its country", cells: []string{"", "", "", "new york", "United States"}, want: map[string]string{"StateCode": "NY", "CountryCode": "us"}},
+		{name: "region of another country", cells: []string{"", "", "", "Bavaria"}, want: map[string]string{"StateCode": "", "StateName": "Bavaria"}},
 		{name: "state vs country", cells: []string{"", "", "", "ON", "US"}, errCol: "State", errField: "StateCode", errMsg: `"ON" is a CA code but CountryCode is "us"`},
-		{name: "state with other country", cells: []string{"", "", "", "NY", "fr"}, errCol: "State", errField: "StateCode", errMsg: `is a US code but CountryCode is "fr"`},
+		{name: "province name vs country", cells: []string{"", "", "", "Quebec", "us"}, errCol: "State", errField: "StateCode", errMsg: `"Quebec" is a CA state or province but CountryCode is "us"`},
+		{name: "unknown US state name", cells: []string{"", "", "", "Californa", "us"}, errCol: "State", errField: "StateCode", errMsg: `"Californa" is not a US state or Canadian province`},
+		{name: "state with other country", cells: []string{"", "", "", "NY", "fr"}, want: map[string]string{"StateCode": "", "StateName": "NY", "CountryCode": "fr"}},
 		{name: "bad country code", cells: []string{"", "", "", "", "u1"}, errCol: "Country Code", errField: "CountryCode", errMsg: "not a two-letter"},
-		{name: "country code too long", cells: []string{"", "", "", "", "USA"}, errCol: "Country Code", errField: "CountryCode", errMsg: "3 characters, at most 2 allowed"},
+		{name: "alpha-3 country code", cells: []string{"", "", "", "", "USA"}, want: map[string]string{"CountryCode": "us"}},
+		{name: "country name in the code column", cells: []string{"", "", "", "", "Deutschland"}, want: map[string]string{"CountryCode": "de"}},
+		{name: "unknown country name", cells: []string{"", "", "", "", "Narnia"}, errCol: "Country Code", errField: "CountryCode", errMsg: `"Narnia" is neither a two-letter ISO 3166-1 code nor a country name`},
 		{name: "XML control character", cells: []string{"", "A\x01B"}, errCol: "First Name", errField: "FirstName", errMsg: "U+0001"},
 		{name: "XML control in email", email: "a\x02@b.co", errCol: "Email", errField: "EmailAddress", errMsg: "U+0002"},
 		{name: "invalid UTF-8", cells: []string{"", "", "\xff"}, errCol: "Last Name", errField: "LastName", errMsg: "invalid UTF-8"},
@@ -436,7 +443,7 @@ func TestConvert(t *testing.T) {
 			if !slices.Equal(rec.Lists, tt.lists) {
 				t.Errorf("Lists = %q, want %q", rec.Lists, tt.lists)
 			}
-			want := []string{"EmailAddress", "EmailType", "FirstName", "LastName", "StateCode", "CountryCode", "PostalCode", "Note", "CustomField1"}
+			want := []string{"EmailAddress", "EmailType", "FirstName", "LastName", "StateCode", "StateName", "CountryCode", "CountryName", "PostalCode", "Note", "CustomField1"}
 			if !slices.Equal(rec.Mapped, want) {
 				t.Errorf("Mapped = %q", rec.Mapped)
 			}
@@ -479,7 +486,7 @@ func TestRowErrorMessage(t *testing.T) {
 	}
 	_, err = m.Convert([]string{"nope", strings.Repeat("a", 51), "ON", "us"}, 12)
 	want := `line 12, column "Email" (EmailAddress): "nope" is not a valid email address: it needs exactly one @; ` +
-		`column "First Name" (FirstName): 51 characters, at most 50 allowed; ` +
+		`column "First Name" (FirstName): 51 characters, at most 50 allowed (--truncate cuts such values); ` +
 		`column "State" (StateCode): "ON" is a CA code but CountryCode is "us"`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
