@@ -1,13 +1,17 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,6 +144,15 @@ func runImport(ctx context.Context, s streams, o *importOptions) error {
 		return err
 	}
 	defer in.Close()
+	var members []importer.Input
+	if in.zip != nil {
+		if o.dryRun {
+			return usagef("--dry-run reads one CSV file: run it on each member of %s", o.file)
+		}
+		if members, err = zipInputs(in.zip); err != nil {
+			return err
+		}
+	}
 
 	// A dry run sends nothing, so it needs no client.
 	var client importer.Client
@@ -176,7 +189,13 @@ func runImport(ctx context.Context, s streams, o *importOptions) error {
 	stopNote := context.AfterFunc(ctx, func() {
 		s.notes.printf("stopping: waiting for %d requests in flight (Ctrl-C again to quit now)", im.InFlight())
 	})
-	sum, runErr := im.Run(ctx, in)
+	var sum *importer.Summary
+	var runErr error
+	if members != nil {
+		sum, runErr = im.RunInputs(ctx, members)
+	} else {
+		sum, runErr = im.Run(ctx, in)
+	}
 	stopNote()
 	s.notes.hide()
 	rep.Stop()
@@ -211,7 +230,13 @@ func importExit(runErr error, sum *importer.Summary, o *importOptions) error {
 		}
 		return runErr
 	case sum != nil && sum.AllFailed() > 0:
-		return &rowsFailedError{n: sum.AllFailed(), report: o.errorsPath}
+		report := o.errorsPath
+		if len(sum.Reports) > 1 {
+			report = "the error reports above"
+		} else if len(sum.Reports) == 1 {
+			report = sum.Reports[0].Path
+		}
+		return &rowsFailedError{n: sum.AllFailed(), report: report}
 	}
 	return nil
 }
@@ -340,11 +365,14 @@ func dryRunReportPath(path string) string {
 }
 
 // input is the file being imported and its size, for the progress
-// display (0 when unknown: stdin, a pipe).
+// display (0 when unknown: stdin, a pipe). A ZIP archive (Mailchimp's
+// audience export) is opened as such: its CSV members are the run's
+// inputs.
 type input struct {
 	io.Reader
 	close func() error
 	size  int64
+	zip   *zip.Reader
 }
 
 // Seek seeks the file, when it can (the importer reads a resumed input
@@ -372,6 +400,16 @@ func openInput(name string, stdin io.Reader) (*input, error) {
 	in := &input{Reader: f, close: f.Close}
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		in.size = st.Size()
+		if zr, err := zip.NewReader(f, st.Size()); err == nil {
+			in.zip = zr
+			in.size = 0
+			for _, m := range zr.File {
+				in.size += int64(m.UncompressedSize64)
+			}
+		} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open input: %w", err)
+		}
 	}
 	return in, nil
 }
@@ -392,4 +430,47 @@ func writeJSONFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// zipInputs returns the CSV members of a ZIP archive as the inputs of one
+// run, in the order that keeps opt-outs last: Mailchimp's subscribed
+// members, then its unsubscribed and cleaned ones (so that an address in
+// two of them ends opted out), then any other CSV, by name.
+func zipInputs(zr *zip.Reader) ([]importer.Input, error) {
+	var files []*zip.File
+	for _, f := range zr.File {
+		name := strings.ToLower(path.Base(f.Name))
+		if f.FileInfo().IsDir() || strings.HasPrefix(name, ".") || strings.HasPrefix(f.Name, "__MACOSX/") {
+			continue
+		}
+		if strings.HasSuffix(name, ".csv") || strings.HasSuffix(name, ".txt") {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil, usagef("the ZIP archive holds no CSV file")
+	}
+	rank := func(f *zip.File) int {
+		name := strings.ToLower(path.Base(f.Name))
+		switch {
+		case strings.HasPrefix(name, "subscribed"):
+			return 0
+		case strings.HasPrefix(name, "unsubscribed"):
+			return 2
+		case strings.HasPrefix(name, "cleaned"):
+			return 3
+		}
+		return 1
+	}
+	slices.SortStableFunc(files, func(a, b *zip.File) int {
+		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	inputs := make([]importer.Input, len(files))
+	for i, f := range files {
+		inputs[i] = importer.Input{Name: path.Base(f.Name), Open: f.Open}
+	}
+	return inputs, nil
 }

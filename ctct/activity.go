@@ -167,9 +167,12 @@ func DecodeActivityEntry(r io.Reader) (*Activity, error) {
 // add, remove and clear types; Rows by add and remove; Export by
 // EXPORT_CONTACTS alone.
 type ActivityRequest struct {
-	Type   string
-	Lists  []string
-	Rows   []BulkRow
+	Type  string
+	Lists []string
+	Rows  []BulkRow
+	// Data is the data of an add or remove job already encoded (a
+	// BulkEncoder's), instead of Rows.
+	Data   *BulkData
 	Export *ExportOptions
 }
 
@@ -220,14 +223,29 @@ func (c *Client) ActivityForm(req *ActivityRequest) (url.Values, *BulkData, erro
 	} else if len(req.Lists) > 0 {
 		return nil, nil, fmt.Errorf("%s takes no lists", typ)
 	}
-	var data *BulkData
-	if needRows {
+	data := req.Data
+	switch {
+	case needRows && data != nil:
+		switch {
+		case len(req.Rows) > 0:
+			return nil, nil, fmt.Errorf("%s: rows and encoded data both given", typ)
+		case len(data.Lines) == 0:
+			return nil, nil, fmt.Errorf("%s: no rows", typ)
+		case len(data.Lines) > MaxActivityRows:
+			return nil, nil, fmt.Errorf("%s: %d rows: %w", typ, len(data.Lines), ErrTooManyRows)
+		case len(data.CSV) > MaxActivityData:
+			return nil, nil, fmt.Errorf("%s: %d bytes: %w", typ, len(data.CSV), ErrDataTooLarge)
+		}
+		v.Set("data", string(data.CSV))
+	case needRows:
 		var err error
 		if data, err = EncodeBulkData(req.Rows); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", typ, err)
 		}
 		v.Set("data", string(data.CSV))
-	} else if len(req.Rows) > 0 {
+	case data != nil:
+		return nil, nil, fmt.Errorf("%s takes no rows", typ)
+	case len(req.Rows) > 0:
 		return nil, nil, fmt.Errorf("%s takes no rows", typ)
 	}
 	if typ != ActivityExportContacts {

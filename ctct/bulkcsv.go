@@ -564,3 +564,77 @@ func (er *ExportReader) Read() (*ExportRow, error) {
 	}
 	return &row, nil
 }
+
+// BulkEncoder builds the data parameter of an add job row by row, with a
+// fixed set of columns (Email Address and the bulk columns of the fields
+// given), so that a job being filled is held once, as its encoded text,
+// never as rows. Not safe for concurrent use.
+type BulkEncoder struct {
+	buf   bytes.Buffer
+	w     *columnWriter
+	cols  []string
+	lines []int
+	next  int // physical line of the next row
+	one   []BulkRow
+}
+
+// NewBulkEncoder returns an encoder whose data holds Email Address and the
+// bulk columns of fields (canonical field names; fields with no bulk
+// column are left out), in the table's order. The header is written at
+// once.
+func NewBulkEncoder(fields []string) *BulkEncoder {
+	want := map[string]bool{"EmailAddress": true}
+	for _, f := range fields {
+		want[f] = true
+	}
+	e := &BulkEncoder{next: 2, one: make([]BulkRow, 1)}
+	var keep []int
+	for j, b := range bulkFields {
+		if want[b.Name] {
+			keep = append(keep, j)
+			e.cols = append(e.cols, b.Bulk)
+		}
+	}
+	e.w = &columnWriter{w: csv.NewWriter(&e.buf), keep: keep, out: make([]string, len(keep))}
+	_ = e.w.w.Write(e.cols) // a bytes.Buffer does not fail
+	e.w.Flush()
+	return e
+}
+
+// Add encodes one row and returns the physical line it starts at (the
+// header is line 1). It refuses, leaving the data as it was, an empty
+// email and a cell XML 1.0 forbids (*BulkCellError).
+func (e *BulkEncoder) Add(r *BulkRow) (int, error) {
+	for _, b := range bulkFields {
+		v := *r.cell(b)
+		if v == "" {
+			if b.Name == "EmailAddress" {
+				return 0, &BulkCellError{Row: len(e.lines), Column: b.Bulk, Err: errors.New("empty email address")}
+			}
+			continue
+		}
+		if err := CheckXMLText(v); err != nil {
+			return 0, &BulkCellError{Row: len(e.lines), Column: b.Bulk, Err: err}
+		}
+	}
+	e.one[0] = *r
+	if err := gocsv.MarshalCSVWithoutHeaders(e.one, e.w); err != nil {
+		return 0, fmt.Errorf("encode bulk row: %w", err)
+	}
+	line := e.next
+	e.lines = append(e.lines, line)
+	e.next += r.PhysicalLines()
+	return line, nil
+}
+
+// Rows is the rows added; Size the bytes of the data so far.
+func (e *BulkEncoder) Rows() int { return len(e.lines) }
+
+// Size is the bytes of the data so far.
+func (e *BulkEncoder) Size() int { return e.buf.Len() }
+
+// Data returns the data: its text, columns and the line of each row. The
+// encoder must not be used after.
+func (e *BulkEncoder) Data() *BulkData {
+	return &BulkData{CSV: e.buf.Bytes(), Columns: e.cols, Lines: e.lines}
+}

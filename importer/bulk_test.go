@@ -64,11 +64,9 @@ func reportLines(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	var out []string
-	for i, rec := range recs {
-		if i == 0 {
-			continue
-		}
-		out = append(out, rec[len(rec)-6]+" "+rec[len(rec)-5])
+	line, status := slices.Index(recs[0], "_line"), slices.Index(recs[0], "_status")
+	for _, rec := range recs[1:] {
+		out = append(out, rec[line]+" "+rec[status])
 	}
 	slices.Sort(out)
 	return out

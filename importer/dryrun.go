@@ -18,14 +18,15 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 	var rep *report
 	if im.opts.ReportPath != "" {
 		var err error
-		if rep, err = openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), im.opts.Encoder, false); err != nil {
+		if rep, err = openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), im.opts.Encoder); err != nil {
 			return nil, err
 		}
 	}
 	var readErr error
+	var reasons reasons
 	fail := func(row *Row, reason string) {
 		im.counts.failed.Add(1)
-		im.reasons.add(row.Line, statusFailed, reason)
+		reasons.add(row.Line, statusFailed, reason)
 		if rep != nil && readErr == nil {
 			readErr = rep.add(reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}, statusFailed, reason)
 		}
@@ -70,11 +71,15 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 			contactsRows++
 		}
 	}
-	sum := im.summary()
+	c := &im.counts
+	sum := im.baseSummary(c.read.Load())
+	sum.Failed, sum.Valid, sum.Blank, sum.Unparsed, sum.Reasons = c.failed.Load(), c.valid.Load(), c.blank.Load(), c.unparsed.Load(), reasons.top()
+	c.tally.fill(sum)
 	sum.Columns = m.Table()
 	valid := sum.Valid
 	bulkRows := valid - contactsRows
-	if im.opts.Via == ViaContacts || (im.opts.Via == ViaAuto && bulkRows < MinBulkRows) || im.bulkBlocker(m) != "" {
+	blocked := im.opts.OptInSource == ctct.ActionByContact || len(im.opts.Lists) == 0 && !m.HasListsColumn()
+	if im.opts.Via == ViaContacts || (im.opts.Via == ViaAuto && bulkRows < MinBulkRows) || blocked {
 		bulkRows, contactsRows = 0, valid
 	}
 	sum.PlanBulkRows, sum.PlanContactsRows = bulkRows, contactsRows

@@ -1,9 +1,3 @@
-// Package importer puts the rows of a CSV file into a Constant Contact
-// account: it streams the file, maps and validates each row, looks emails up
-// in batches of 50, then creates the new contacts and updates the existing
-// ones through a bounded pool of workers. Every row ends created, updated,
-// unchanged, skipped or failed; the last two go to an error report that can
-// be fed back in, and a journal lets an interrupted run resume.
 package importer
 
 import (
@@ -15,11 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/text/encoding"
 
 	"ctctbulk/ctct"
@@ -65,28 +57,35 @@ type Options struct {
 	Reader  ReaderOptions
 
 	DryRun bool
-	// ReportPath is the error report; JournalPath the journal (both
-	// required unless DryRun, where the journal is not used).
+	// ReportPath is the error report; JournalPath the run store (both
+	// required unless DryRun, where the store is not used). A run of
+	// several inputs writes one report per input, named after it (see
+	// ReportPathFor).
 	ReportPath  string
 	JournalPath string
-	// Resume continues from the journal; without it an existing journal is
-	// an error. A resume first checks that the input still holds every row
-	// the journal finished, by content; Recheck instead starts the journal
+	// Resume continues from the store; without it an existing store is an
+	// error. A resume first checks that the input still holds every row
+	// the store finished, by content; Recheck instead starts the store
 	// over and checks every row against the account again (rows already
 	// imported are then found unchanged).
 	Resume  bool
 	Recheck bool
-	// CreateLists creates, before the first row, each list that --list or
-	// the ContactLists column names and the account lacks (names only: a
-	// number no list has stays an error).
+	// CreateLists creates, before the first row is sent, each list that
+	// --list or the ContactLists column names and the account lacks (names
+	// only: a number no list has stays an error).
 	CreateLists bool
-	// Target names the account (or sandbox) the rows go to; the journal
+	// Target names the account (or sandbox) the rows go to; the store
 	// records it and a resume against another target is refused.
 	Target string
-	// OptOuts says what becomes of a row whose Status column says Do Not
-	// Mail: OptOutsCarry (the default) opts the contact out, OptOutsSkip
-	// reports the row as skipped. Such a row never makes a contact Active.
+	// OptOuts says what becomes of a row that says its person opted out
+	// (mapping.Record.OptOut): OptOutsCarry (the default) opts the contact
+	// out, OptOutsSkip reports the row as skipped. Such a row never makes
+	// a contact Active.
 	OptOuts OptOutPolicy
+	// Superseded says what becomes of a row of an error report whose
+	// email a later row of its file set (the report's _superseded_by
+	// column): skipped (the default), or imported with ImportSuperseded.
+	ImportSuperseded bool
 	// Encoder writes the error report in the input's encoding (nil: UTF-8),
 	// so that it imports again with the same --encoding.
 	Encoder *encoding.Encoder
@@ -97,7 +96,8 @@ type Options struct {
 	// Via says which way of the API the rows take (default ViaContacts;
 	// the CLI's default is ViaAuto). BulkRows is the most rows of one bulk
 	// job (default DefaultBulkRows); NoVerify skips the export that checks
-	// the rows the jobs applied.
+	// the rows the jobs applied (rows whose job's answer settles nothing
+	// are checked all the same).
 	Via      Via
 	BulkRows int
 	NoVerify bool
@@ -116,8 +116,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// OptOutPolicy says what an import does with a row whose Status is Do Not
-// Mail.
+// OptOutPolicy says what an import does with a row that says its person
+// opted out.
 type OptOutPolicy string
 
 // The opt-out policies.
@@ -126,7 +126,7 @@ const (
 	OptOutsSkip  OptOutPolicy = "skip"
 )
 
-// Stop reasons of a run that did not read its whole input.
+// Stop reasons of a run that did not finish.
 const (
 	StopInterrupted = "interrupted"
 	StopBudget      = "request budget reached"
@@ -141,20 +141,37 @@ type Importer struct {
 	counts counters
 	start  time.Time
 	base   ctct.Counters
-	// earlier are the rows a resumed run's journal says are done, by
-	// outcome; set before the run starts.
-	earlier map[string]int64
 	// stopping is set when Run's context is cancelled: from then on no
 	// row starts a write, and the rows in flight finish.
 	stopping atomic.Bool
 	// inflight counts the rows and lookups waiting for an answer.
 	inflight atomic.Int64
-	// reasons groups this run's failed and skipped rows by reason.
-	reasons reasons
-	// bulk is the bulk path's state, nil on the contacts path alone.
-	bulk *bulkRun
-	// phase says what a bulk run is doing, for the progress line.
+	// phase says what the run is doing, for the progress line.
 	phase atomic.Value // string
+	// bulk is set once the run takes bulk jobs.
+	bulk atomic.Bool
+}
+
+// counters are the live counts of a run, for its progress; the summary is
+// built from the store. Safe for concurrent use.
+type counters struct {
+	// done are the rows finished in this run; rows the rows this run
+	// handles (known once the input is read).
+	done, rows atomic.Int64
+	// blank lines (no value in any cell) are counted apart, not as rows;
+	// optedOut the contacts opted out by a request of this run.
+	blank, optedOut atomic.Int64
+	// offset is how far the reader is in the input, in bytes.
+	offset atomic.Int64
+	// jobs are the add jobs sent and exports the export jobs created;
+	// sent the rows sent in add jobs, planned the contacts the plan
+	// exported, verified the rows checked by the verification.
+	jobs, exports, sent, planned, verified atomic.Int64
+	// contactsRows are the rows sent through the contacts collection.
+	contactsRows atomic.Int64
+	// valid and failed are a dry run's; tally its opt-outs and cuts.
+	valid, failed, read, unparsed atomic.Int64
+	tally                         tally
 }
 
 // setPhase says what the run is doing now.
@@ -167,6 +184,10 @@ func (im *Importer) InFlight() int64 { return im.inflight.Load() }
 // errStopping ends a row that had not sent its write when the run was
 // asked to stop: the row is left pending, for --resume.
 var errStopping = errors.New("stopping: row not started")
+
+// ErrInterrupted is returned when the run was stopped by its context (a
+// signal); the store is kept so that --resume continues.
+var ErrInterrupted = errors.New("interrupted")
 
 // New checks the options and returns an importer for one run, which it
 // times and counts from now. client may be nil for a dry run, which sends
@@ -243,261 +264,351 @@ func New(client Client, opts Options) (*Importer, error) {
 	return im, nil
 }
 
-// counters are the live counts of a run, safe for concurrent use.
-type counters struct {
-	read, created, updated, unchanged, skipped, failed, pending, valid atomic.Int64
-	// blank rows (no value in any cell) are counted apart, not as rows;
-	// unparsed is the physical lines of malformed stretches; optedOut the
-	// contacts opted out because their row said Do Not Mail.
-	blank, unparsed, optedOut atomic.Int64
-	// offset is how far the reader is in the input, in bytes.
-	offset atomic.Int64
-	// tally counts the rows by opt-out signal and the cells cut.
-	tally tally
-	// jobs are the add jobs sent and exports the export jobs created;
-	// sent the rows sent in add jobs, planned the contacts the plan
-	// exported, verified the rows checked by the verification.
-	jobs, exports, sent, planned, verified atomic.Int64
-}
-
 // Offset returns how far the run has read its input, in bytes (of the
 // text as decoded, so a little ahead of the file for a single-byte
-// encoding): with the file's size, the share done. Safe to call while Run
+// encoding): with the file's size, the share read. Safe to call while Run
 // runs.
 func (im *Importer) Offset() int64 { return im.counts.offset.Load() }
 
-// Progress returns the rows finished so far and a one-line text of the
-// counters. Safe to call while Run runs.
+// Progress returns the rows finished so far and a one-line text of what
+// the run is doing. Safe to call while Run runs.
 func (im *Importer) Progress() (done int64, text string) {
 	c := &im.counts
-	done = c.created.Load() + c.updated.Load() + c.unchanged.Load() + c.skipped.Load() + c.failed.Load()
 	if im.opts.DryRun {
 		return c.read.Load(), fmt.Sprintf("read %d, valid %d, invalid %d", c.read.Load(), c.valid.Load(), c.failed.Load())
 	}
+	done = c.done.Load()
 	req := im.client.Counters().Requests - im.base.Requests
-	if phase, _ := im.phase.Load().(string); phase != "" && im.bulk != nil {
-		return done, fmt.Sprintf("%s: %d contacts planned, %d rows sent in %d jobs; %d requests",
-			phase, c.planned.Load(), c.sent.Load(), c.jobs.Load(), req)
+	phase, _ := im.phase.Load().(string)
+	if im.bulk.Load() && phase != "" {
+		return done, fmt.Sprintf("%s: %d contacts planned, %d rows sent in %d jobs, %d rows done; %d requests",
+			phase, c.planned.Load(), c.sent.Load(), c.jobs.Load(), done, req)
 	}
-	return done, fmt.Sprintf("created %d, updated %d, unchanged %d, skipped %d, failed %d; %d requests",
-		c.created.Load(), c.updated.Load(), c.unchanged.Load(), c.skipped.Load(), c.failed.Load(), req)
+	if phase != "" && phase != phaseSending {
+		return done, fmt.Sprintf("%s: %d rows done; %d requests", phase, done, req)
+	}
+	return done, fmt.Sprintf("%d of %d rows done; %d requests", done, c.rows.Load(), req)
 }
 
-// Run imports the CSV read from input. It returns the summary and an error
-// only for what stops the run as a whole (unreadable input, bad header or
-// mapping, a refusal to start, fatal API errors, interruption, budget);
-// row failures are in the summary and the report. Nothing is written (no
-// journal, no report) until the header, the mapping, the lists and the
-// journal have been checked. The summary is non-nil once the run started.
+// Phases of a run, for the progress line.
+const (
+	phaseReading  = "reading the input"
+	phasePlanning = "planning"
+	phaseSending  = "sending"
+)
+
+// Run imports the CSV read from input: Runs of one input named after the
+// journal.
 func (im *Importer) Run(ctx context.Context, input io.Reader) (*Summary, error) {
-	resuming := !im.opts.DryRun && im.opts.Resume && !im.opts.Recheck && exists(im.opts.JournalPath)
-	if resuming || (!im.opts.DryRun && (im.opts.CreateLists || im.opts.Via != ViaContacts)) {
-		// The input is read twice: once to check it against the journal,
-		// or to find the lists to create.
-		src, cleanup, err := seekable(input, im.opts.JournalPath)
-		if err != nil {
-			return nil, err
+	name := strings.TrimSuffix(filepath.Base(im.opts.JournalPath), ".journal")
+	once := false
+	in := Input{Name: name, Open: func() (io.ReadCloser, error) {
+		if once {
+			return nil, errors.New("the input can be read once")
 		}
-		defer cleanup()
-		input = src
-	}
-	rd, m, err := im.open(input, true)
+		once = true
+		return io.NopCloser(input), nil
+	}}
+	return im.RunInputs(ctx, []Input{in})
+}
+
+// RunInputs imports the CSV files of inputs, in order, as one run: one
+// store, one plan, one summary, one error report per input. It returns the
+// summary and an error only for what stops the run as a whole (unreadable
+// input, bad header or mapping, a refusal to start, fatal API errors,
+// interruption, budget); row failures are in the summary and the reports.
+// Nothing is written (no store, no report) and nothing sent until the
+// headers, the mappings and the lists have been checked. The summary is
+// non-nil once the run started.
+//
+// The run's stages, each a file: read.go (every input into the store),
+// plan.go (lists, path, the account, a decision per row in file order),
+// jobs.go and contacts.go (the two senders), reconcile.go and verify.go
+// (what the jobs did, checked), report.go and summary.go (from the store).
+func (im *Importer) RunInputs(ctx context.Context, inputs []Input) (*Summary, error) {
+	srcs, err := im.openSources(inputs)
+	defer func() {
+		for _, s := range srcs {
+			s.closer.Close()
+		}
+	}()
 	if err != nil {
 		return nil, err
 	}
 	if im.opts.DryRun {
-		return im.dryRun(ctx, rd, m)
+		return im.dryRun(ctx, srcs[0].rd, srcs[0].m)
 	}
-	if !im.opts.Resume && exists(im.opts.JournalPath) {
-		return nil, &RefusedError{Err: fmt.Errorf("%w (%s): add --resume to continue it, or delete it to start over", ErrJournalExists, im.opts.JournalPath)}
-	}
-	// The report and the journal must be writable before the first
+	// The report and the store must be writable before the first
 	// request, but neither is touched until the lists are checked.
 	for _, p := range []string{im.opts.ReportPath, im.opts.JournalPath} {
 		if err := probeDir(p); err != nil {
 			return nil, err
 		}
 	}
-	var cellLists []string
-	if im.opts.CreateLists && m.HasListsColumn() {
-		if cellLists, rd, err = im.scanLists(rd, m, input.(io.ReadSeeker)); err != nil {
-			return nil, err
-		}
+	if !im.opts.Resume && exists(im.opts.JournalPath) {
+		return nil, &RefusedError{Err: fmt.Errorf("%w (%s): add --resume to continue it, or delete it to start over", ErrJournalExists, im.opts.JournalPath)}
 	}
-	lists, err := newListResolver(ctx, im.client, im.opts.Lists, m, im.opts.CreateLists, cellLists, im.opts.Warnf)
+	hasColumn := false
+	for _, s := range srcs {
+		hasColumn = hasColumn || s.m.HasListsColumn()
+	}
+	lists, err := newListResolver(ctx, im.client, im.opts.Lists, hasColumn, im.opts.CreateLists)
 	if err != nil {
 		return nil, err
 	}
-	j, err := openJournal(journalSpec{
-		path: im.opts.JournalPath, header: rd.Header(), target: im.opts.Target,
-		resume: im.opts.Resume, recheck: im.opts.Recheck,
-	})
+	st, err := openStore(ctx, storeSpec{path: im.opts.JournalPath, target: im.opts.Target, resume: im.opts.Resume, recheck: im.opts.Recheck})
 	if err != nil {
 		return nil, &RefusedError{Err: err}
 	}
-	if resuming && j.finishedRows() > 0 {
-		if rd, err = im.checkResume(rd, j, input.(io.ReadSeeker)); err != nil {
-			j.close()
-			return nil, err
-		}
-	}
-	rep, err := openReport(im.opts.ReportPath, rd.Header(), rd.Delimiter(), im.opts.Encoder, im.opts.Resume && !im.opts.Recheck)
-	if err != nil {
-		j.close()
-		return nil, err
-	}
-	if !im.opts.Recheck {
-		im.earlier = j.earlier()
-	}
-	if src, ok := input.(io.ReadSeeker); ok {
-		bulk, rd2, err := im.useBulk(rd, m, j, src)
-		if err != nil {
-			j.close()
-			rep.close()
-			return nil, err
-		}
-		if bulk {
-			return im.runBulk(ctx, src, m, lists, j, rep)
-		}
-		rd = rd2
-	}
-	return im.run(ctx, rd, m, lists, j, rep)
+	r := &run{im: im, st: st, srcs: srcs, lists: lists, contactsReasons: map[string]int64{}}
+	runErr := r.stages(ctx)
+	return r.end(ctx, runErr)
 }
 
-// open reads the header and resolves the mapping.
-func (im *Importer) open(input io.Reader, warn bool) (*CSVReader, *mapping.Mapping, error) {
-	rd, err := NewCSVReader(input, im.opts.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read header: %w", err)
-	}
-	m, warnings, err := mapping.Resolve(rd.Header(), im.opts.Mapping)
-	if err != nil {
-		return nil, nil, &MappingError{Err: err}
-	}
-	if warn {
+// openSources opens every input, reads its header and resolves its
+// mapping: a bad header or mapping stops the run before anything is
+// written. The warnings and what was recognised are said once.
+func (im *Importer) openSources(inputs []Input) ([]*source, error) {
+	var srcs []*source
+	for i, in := range inputs {
+		f, err := in.Open()
+		if err != nil {
+			return srcs, fmt.Errorf("open %s: %w", in.Name, err)
+		}
+		rd, err := NewCSVReader(f, im.opts.Reader)
+		if err != nil {
+			f.Close()
+			if len(inputs) > 1 {
+				return srcs, fmt.Errorf("%s: read header: %w", in.Name, err)
+			}
+			return srcs, fmt.Errorf("read header: %w", err)
+		}
+		mo := im.opts.Mapping
+		if len(inputs) > 1 || mo.FileName == "" {
+			mo.FileName = in.Name
+		}
+		m, warnings, err := mapping.Resolve(rd.Header(), mo)
+		if err != nil {
+			f.Close()
+			if len(inputs) > 1 {
+				err = fmt.Errorf("%s: %w", in.Name, err)
+			}
+			return srcs, &MappingError{Err: err}
+		}
+		prefix := ""
+		if len(inputs) > 1 {
+			prefix = in.Name + ": "
+		}
 		if r := m.Recognised(); r != "" {
-			im.opts.Notef("%s", r)
+			im.opts.Notef("%s%s", prefix, r)
 		}
 		for _, w := range warnings {
-			im.opts.Warnf("%s", w)
+			im.opts.Warnf("%s%s", prefix, w)
 		}
+		report := im.opts.ReportPath
+		if len(inputs) > 1 {
+			report = ReportPathFor(im.opts.ReportPath, in.Name)
+		}
+		srcs = append(srcs, &source{n: i, name: in.Name, rd: rd, m: m, closer: f, report: report})
 	}
-	return rd, m, nil
+	if len(srcs) == 0 {
+		return nil, errors.New("no input")
+	}
+	return srcs, nil
 }
 
-// checkResume reads the whole input and refuses the resume when a row the
-// journal finished is no longer in it as it was (rows inserted, removed or
-// edited): skipping by line would then skip rows never imported. It
-// returns a reader of the input from its start.
-func (im *Importer) checkResume(rd *CSVReader, j *journal, input io.ReadSeeker) (*CSVReader, error) {
-	var seen, changed, first int
-	for {
-		row, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read input: %w", err)
-		}
-		d := j.doneDigest(row.Line)
-		if d == 0 || row.Blank {
-			continue
-		}
-		seen++
-		if d != rowDigest(&row) {
-			changed++
-			if first == 0 {
-				first = row.Line
-			}
-		}
+// ReportPathFor is the error report of one input of a run of several: the
+// run's report path with the input's name before ".errors.csv"
+// ("audience.zip.errors.csv" and "cleaned_members.csv" give
+// "audience.zip.cleaned_members.errors.csv").
+func ReportPathFor(report, input string) string {
+	stem := strings.TrimSuffix(filepath.Base(input), filepath.Ext(input))
+	if base, ok := strings.CutSuffix(report, ".errors.csv"); ok {
+		return base + "." + stem + ".errors.csv"
 	}
-	if gone := j.finishedRows() - seen; changed > 0 || gone > 0 {
-		where := ""
-		if first > 0 {
-			where = fmt.Sprintf(", the first at line %d", first)
-		}
-		return nil, &RefusedError{Err: fmt.Errorf("%w: %d of the %d rows the journal %s finished are no longer in the input as they were (%d changed%s, %d gone); resuming would skip rows that were never imported. Run again with --resume --recheck to check every row against the account (rows already imported are found unchanged, none is created twice), or delete the journal to start over",
-			ErrInputChanged, changed+gone, j.finishedRows(), j.path, changed, where, gone)}
-	}
-	return im.reopen(input)
+	ext := filepath.Ext(report)
+	return strings.TrimSuffix(report, ext) + "." + stem + ext
 }
 
-// reopen returns a reader of the input from its start, for a run that
-// read it ahead (a resume check, the lists to create).
-func (im *Importer) reopen(input io.ReadSeeker) (*CSVReader, error) {
-	if _, err := input.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("read input again: %w", err)
-	}
-	rd, _, err := im.open(input, false)
-	return rd, err
+// run is one import over its store, stage by stage.
+type run struct {
+	im    *Importer
+	st    *store
+	srcs  []*source
+	lists *listResolver
+	// jobs is the bulk sender, nil until the run takes bulk jobs.
+	jobs *jobSender
+	// notes are what the run could not check, for the summary.
+	notes []string
+	// stopped is why the run stopped before its end ("" when it did not).
+	stopped string
+	// contactsReasons count why the plan sent rows through the contacts
+	// collection rather than in jobs.
+	contactsReasons map[string]int64
+	// superseded counts the failed rows the report marks superseded.
+	superseded int64
 }
 
-// maxCreatedLists bounds the lists --create-lists makes in one run: more
-// distinct names in a ContactLists column are most likely the wrong column.
-const maxCreatedLists = 100
-
-// scanLists reads the whole input and returns the distinct ContactLists
-// entries of its valid rows (for --create-lists), then a reader of the
-// input from its start.
-func (im *Importer) scanLists(rd *CSVReader, m *mapping.Mapping, input io.ReadSeeker) ([]string, *CSVReader, error) {
-	seen := map[string]bool{}
-	var names []string
-	width := len(rd.Header())
-	for {
-		row, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
+// stages runs the stages in order. An error stops the run; rows not
+// finished stay in the store for --resume.
+func (r *run) stages(ctx context.Context) error {
+	im := r.im
+	defer func() {
+		if r.jobs != nil {
+			r.jobs.cancel()
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("read input: %w", err)
-		}
-		if row.Blank || row.Err != nil {
-			continue
-		}
-		rec, err := m.Convert(withoutEmptyExtras(row.Cells, width), row.Line)
-		if err != nil {
-			continue
-		}
-		for _, l := range rec.Lists {
-			if !seen[l] {
-				seen[l] = true
-				names = append(names, l)
-			}
-		}
-		if len(names) > maxCreatedLists {
-			return nil, nil, &RefusedError{Err: fmt.Errorf("--create-lists: the ContactLists column names more than %d lists (line %d): is it the right column?", maxCreatedLists, row.Line)}
-		}
-	}
-	rd, err := im.reopen(input)
-	return names, rd, err
-}
-
-// seekable returns input as an io.ReadSeeker: itself when it is a file
-// that can seek (a file, or stdin redirected from one), else a temporary
-// copy beside the journal, removed by cleanup.
-func seekable(input io.Reader, journalPath string) (io.Reader, func(), error) {
-	if f, ok := input.(io.ReadSeeker); ok {
-		if _, err := f.Seek(0, io.SeekCurrent); err == nil {
-			return input, func() {}, nil
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(journalPath), ".ctctbulk-input-*.csv")
+	}()
+	im.setPhase(phaseReading)
+	changed, gone, first, err := im.readAll(ctx, r.st, r.srcs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keep a copy of the input to check it against the journal: %w", err)
+		return err
 	}
-	cleanup := func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
+	if changed+gone > 0 {
+		return r.inputChanged(ctx, changed, gone, first)
 	}
-	if _, err := io.Copy(tmp, input); err != nil {
-		cleanup()
-		return nil, nil, fmt.Errorf("copy the input: %w", err)
+	if err := r.countRows(ctx); err != nil {
+		return err
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		cleanup()
-		return nil, nil, fmt.Errorf("copy the input: %w", err)
+	if im.opts.CreateLists {
+		names, err := r.st.listNames(ctx)
+		if err != nil {
+			return err
+		}
+		if err := r.lists.createLists(ctx, names, im.opts.Warnf); err != nil {
+			return err
+		}
 	}
-	return tmp, cleanup, nil
+	im.setPhase(phasePlanning)
+	if err := r.plan(ctx); err != nil {
+		return err
+	}
+	if r.jobs != nil {
+		if err := r.jobs.finish(ctx); err != nil {
+			return err
+		}
+		if err := r.verify(ctx); err != nil {
+			return err
+		}
+		if err := r.settleDependents(ctx); err != nil {
+			return err
+		}
+	}
+	im.setPhase(phaseSending)
+	return r.sendContacts(ctx)
+}
+
+// inputChanged refuses a resume whose input no longer holds the rows the
+// store finished.
+func (r *run) inputChanged(ctx context.Context, changed, gone, first int) error {
+	finished, err := r.st.finishedRows(ctx)
+	if err != nil {
+		return err
+	}
+	where := ""
+	if first > 0 {
+		where = fmt.Sprintf(", the first at line %d", first)
+	}
+	return &RefusedError{Err: fmt.Errorf("%w: %d of the %d rows the journal %s finished or sent are no longer in the input as they were (%d changed%s, %d gone); resuming would skip rows that were never imported. Run again with --resume --recheck to check every row against the account (rows already imported are found unchanged, none is created twice), or delete the journal to start over",
+		ErrInputChanged, changed+gone, finished, r.st.path, changed, where, gone)}
+}
+
+// countRows sets the rows this run handles, for the progress.
+func (r *run) countRows(ctx context.Context) error {
+	var n int64
+	if err := r.st.db.QueryRowContext(ctx, "SELECT count(*) FROM rows WHERE outcome = '' OR run = ?", r.st.run).Scan(&n); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	r.im.counts.rows.Store(n)
+	var done int64
+	if err := r.st.db.QueryRowContext(ctx, "SELECT count(*) FROM rows WHERE run = ?", r.st.run).Scan(&done); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	r.im.counts.done.Store(done)
+	return nil
+}
+
+// end writes the reports and the summary from the store, and removes the
+// store when every row is finished, or keeps it for --resume.
+func (r *run) end(ctx context.Context, runErr error) (*Summary, error) {
+	im := r.im
+	// The last writes happen even after an interrupt.
+	wctx := context.WithoutCancel(ctx)
+	var refused *RefusedError
+	if errors.As(runErr, &refused) {
+		r.st.close()
+		return nil, runErr
+	}
+	sum, err := r.summary(wctx)
+	if err == nil {
+		err = r.writeReports(wctx, sum)
+	}
+	if err != nil {
+		r.st.close()
+		return sum, errors.Join(runErr, err)
+	}
+	reason := r.stopped
+	switch {
+	case reason != "":
+	case errors.Is(runErr, ctct.ErrBudgetExhausted):
+		reason = StopBudget
+	case errors.Is(runErr, ErrInterrupted) || (runErr != nil && ctx.Err() != nil):
+		reason, runErr = StopInterrupted, ErrInterrupted
+	case runErr != nil:
+		reason = StopFatal
+	case sum.Pending > 0:
+		reason = StopInterrupted
+		if ctx.Err() != nil {
+			runErr = ErrInterrupted
+		}
+	}
+	sum.Stopped = reason
+	if reason == "" {
+		if err := r.st.finish(); err != nil {
+			return sum, fmt.Errorf("remove journal: %w", err)
+		}
+		return sum, nil
+	}
+	if err := r.st.close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("journal: %w", err)
+	}
+	switch {
+	case runErr != nil:
+		return sum, runErr
+	case reason == StopBudget:
+		return sum, ctct.ErrBudgetExhausted
+	}
+	_ = im
+	return sum, ErrInterrupted
+}
+
+// graceContext returns a context for requests that must be allowed to
+// finish after ctx is cancelled (an interrupt): it is cancelled Grace
+// after ctx, or by cancel.
+func (im *Importer) graceContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(im.opts.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWork()
+		case <-work.Done():
+		}
+	})
+	return work, func() {
+		stopGrace()
+		cancelWork()
+	}
+}
+
+// withoutEmptyExtras drops the empty cells a spreadsheet leaves beyond the
+// header's width (a trailing delimiter), which hold nothing to lose; the
+// report still shows every cell as read.
+func withoutEmptyExtras(cells []string, width int) []string {
+	if len(cells) <= width || !blank(cells[width:]) {
+		return cells
+	}
+	return cells[:width]
 }
 
 // probeDir checks that a file can be created beside path, without
@@ -527,347 +638,3 @@ type MappingError struct{ Err error }
 
 func (e *MappingError) Error() string { return "mapping: " + e.Err.Error() }
 func (e *MappingError) Unwrap() error { return e.Err }
-
-// rowTask is one valid row on its way to the API.
-type rowTask struct {
-	seq    uint64
-	row    reportRow
-	digest uint64
-	rec    *mapping.Record
-	lists  []ctct.ListMembership
-}
-
-// emailGroup is the rows of one batch that share an email, in file order,
-// with what the batch lookup found and the chain that orders this group
-// after earlier groups of the same email.
-type emailGroup struct {
-	email string
-	rows  []*rowTask
-	found *ctct.Contact // summary contact from the batch lookup, nil if absent
-	prev  *chainLink
-	link  *chainLink
-}
-
-// chainLink orders the groups of one email: a group waits for its
-// predecessor's done and starts from the state it left.
-type chainLink struct {
-	done  chan struct{}
-	state contactState
-}
-
-// contactState is what is known of an email's contact.
-type contactState struct {
-	known   bool
-	contact *ctct.Contact // nil when known to be absent
-}
-
-// batchSize is the number of emails one search request looks up.
-const batchSize = 50
-
-// maxBatchRows bounds the rows one batch holds: a file that repeats a few
-// emails would otherwise fill a batch of 50 distinct emails only after
-// holding most of its rows in memory.
-const maxBatchRows = 500
-
-func (im *Importer) run(ctx context.Context, rd *CSVReader, m *mapping.Mapping, lists *listResolver, j *journal, rep *report) (*Summary, error) {
-	// In-flight rows finish even after ctx is cancelled (interrupt): they
-	// run on a context that is cancelled only Grace after ctx, or at once
-	// on a fatal error in the pool.
-	workBase, cancelWork := im.graceContext(ctx)
-	defer cancelWork()
-	// The first signal stops new rows at once: only the rows with a request
-	// already sent go on, bounded by Grace.
-	stopNew := context.AfterFunc(ctx, func() { im.stopping.Store(true) })
-	defer stopNew()
-	g, workCtx := errgroup.WithContext(workBase)
-	g.SetLimit(im.opts.Workers)
-
-	chains := &chainMap{m: map[string]*chainLink{}}
-	batches := make(chan []*emailGroup, 1)
-	var stopReason atomic.Value // string
-	setStop := func(reason string) { stopReason.CompareAndSwap(nil, reason) }
-	o := newOutcomes(im, j, rep, func(error) {
-		setStop(StopFatal)
-		cancelWork()
-	})
-
-	// Stage 2: dispatch each group of each looked-up batch to the pool.
-	dispatched := make(chan struct{})
-	go func() {
-		defer close(dispatched)
-		for b := range batches {
-			for _, gr := range b {
-				if workCtx.Err() != nil || im.stopping.Load() {
-					im.counts.pending.Add(int64(len(gr.rows)))
-					chains.release(gr)
-					continue
-				}
-				g.Go(func() error {
-					err := im.runGroup(workCtx, gr, chains, o)
-					switch {
-					case err == nil:
-						return nil
-					case errors.Is(err, ctct.ErrBudgetExhausted):
-						setStop(StopBudget)
-						return nil
-					case workCtx.Err() != nil && ctx.Err() != nil:
-						setStop(StopInterrupted)
-						return nil
-					default:
-						setStop(StopFatal)
-						return err
-					}
-				})
-			}
-		}
-	}()
-
-	// Stage 1: read, convert, group by email, register chains, look up.
-	complete, readErr := im.feed(ctx, workCtx, rd, m, lists, chains, o, batches, &stopReason)
-	close(batches)
-	<-dispatched
-	poolErr := g.Wait()
-	o.drain()
-	if err := o.writeErr(); err != nil {
-		readErr, poolErr = err, nil
-	}
-
-	sum := im.summary()
-	sum.ReportPath, sum.ReportRows = rep.path, rep.rows()
-	if err := rep.close(); err != nil && readErr == nil {
-		readErr = fmt.Errorf("write error report: %w", err)
-	}
-	reason, _ := stopReason.Load().(string)
-	switch {
-	case reason != "":
-	case readErr != nil || poolErr != nil:
-		reason = StopFatal
-	case !complete || sum.Pending > 0:
-		reason = StopInterrupted
-	}
-	sum.Stopped = reason
-	if reason == "" {
-		if err := j.finish(); err != nil {
-			return sum, fmt.Errorf("remove journal: %w", err)
-		}
-	} else if err := j.close(); err != nil && readErr == nil {
-		readErr = fmt.Errorf("journal: %w", err)
-	}
-	switch {
-	case readErr != nil:
-		return sum, readErr
-	case poolErr != nil:
-		return sum, poolErr
-	case reason == StopInterrupted:
-		return sum, ErrInterrupted
-	case reason == StopBudget:
-		return sum, ctct.ErrBudgetExhausted
-	}
-	return sum, nil
-}
-
-// graceContext returns a context for requests that must be allowed to
-// finish after ctx is cancelled (an interrupt): it is cancelled Grace
-// after ctx, or by cancel.
-func (im *Importer) graceContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(im.opts.Grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelWork()
-		case <-work.Done():
-		}
-	})
-	return work, func() {
-		stopGrace()
-		cancelWork()
-	}
-}
-
-// ErrInterrupted is returned when the run was stopped by its context (a
-// signal); the journal is kept so that --resume continues.
-var ErrInterrupted = errors.New("interrupted")
-
-// feed is stage 1: it reads rows until the input ends, ctx is cancelled or
-// a stop is set, and sends batches of up to 50 distinct emails, looked up.
-func (im *Importer) feed(ctx, workCtx context.Context, rd *CSVReader, m *mapping.Mapping, lists *listResolver,
-	chains *chainMap, o *outcomes, batches chan<- []*emailGroup, stop *atomic.Value) (complete bool, err error) {
-	var (
-		groups []*emailGroup
-		index  = map[string]*emailGroup{}
-		rows   int // rows in groups
-		seq    uint64
-	)
-	flush := func() error {
-		if len(groups) == 0 {
-			return nil
-		}
-		b := groups
-		groups, index, rows = nil, map[string]*emailGroup{}, 0
-		if im.stopping.Load() {
-			// Asked to stop: these rows start no request; --resume does them.
-			for _, gr := range b {
-				im.counts.pending.Add(int64(len(gr.rows)))
-			}
-			return nil
-		}
-		if err := im.lookup(workCtx, b, chains); err != nil {
-			// The rows of b never ran: they are pending, to be resumed.
-			for _, gr := range b {
-				im.counts.pending.Add(int64(len(gr.rows)))
-				chains.release(gr)
-			}
-			switch {
-			case errors.Is(err, ctct.ErrBudgetExhausted):
-				stop.CompareAndSwap(nil, StopBudget)
-				return nil
-			case workCtx.Err() != nil:
-				return nil
-			}
-			return err
-		}
-		select {
-		case batches <- b:
-			return nil
-		case <-workCtx.Done():
-			for _, gr := range b {
-				im.counts.pending.Add(int64(len(gr.rows)))
-				chains.release(gr)
-			}
-			return nil
-		}
-	}
-	width := len(rd.Header())
-	for {
-		if ctx.Err() != nil || stop.Load() != nil {
-			return false, flush()
-		}
-		row, err := rd.Next()
-		im.counts.offset.Store(rd.Offset())
-		if errors.Is(err, io.EOF) {
-			return true, flush()
-		}
-		if err != nil {
-			if ferr := flush(); ferr != nil {
-				return false, ferr
-			}
-			return false, fmt.Errorf("read input: %w", err)
-		}
-		if row.Blank {
-			if im.bulk == nil { // else counted by the bulk path's plan
-				im.counts.blank.Add(1)
-			}
-			continue
-		}
-		if !im.opts.Recheck && o.journal.doneDigest(row.Line) != 0 {
-			continue // checked against the input before the run
-		}
-		if im.bulk != nil && !im.bulk.toContacts(row.Line) {
-			continue // finished by the bulk path
-		}
-		im.counts.read.Add(1)
-		rr := reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}
-		digest := rowDigest(&row)
-		n := seq
-		seq++
-		if row.Err != nil {
-			im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
-			o.finish(n, rr, digest, statusFailed, row.Err.Error())
-			continue
-		}
-		rec, err := m.Convert(withoutEmptyExtras(row.Cells, width), row.Line)
-		if err != nil {
-			o.finish(n, rr, digest, statusFailed, err.Error())
-			continue
-		}
-		rr.noteRecord(rec)
-		rowLists, err := lists.forRow(rec.Lists)
-		if err != nil {
-			o.finish(n, rr, digest, statusFailed, fmt.Sprintf("line %d, %v", row.Line, err))
-			continue
-		}
-		rr.noteRecord(rec)
-		t := &rowTask{seq: n, row: rr, digest: digest, rec: rec, lists: rowLists}
-		email := rec.Contact.EmailAddress
-		rows++
-		if gr, ok := index[email]; ok {
-			gr.rows = append(gr.rows, t)
-		} else {
-			gr := &emailGroup{email: email, rows: []*rowTask{t}}
-			index[email] = gr
-			groups = append(groups, gr)
-		}
-		if len(groups) == batchSize || rows >= maxBatchRows {
-			if err := flush(); err != nil {
-				return false, err
-			}
-		}
-	}
-}
-
-// withoutEmptyExtras drops the empty cells a spreadsheet leaves beyond the
-// header's width (a trailing delimiter), which hold nothing to lose; the
-// report still shows every cell as read.
-func withoutEmptyExtras(cells []string, width int) []string {
-	if len(cells) <= width || !blank(cells[width:]) {
-		return cells
-	}
-	return cells[:width]
-}
-
-// lookup registers each group in the email chains, then searches the
-// emails of the groups that have no predecessor in one request.
-func (im *Importer) lookup(ctx context.Context, b []*emailGroup, chains *chainMap) error {
-	var emails []string
-	for _, gr := range b {
-		chains.register(gr)
-		if gr.prev == nil {
-			emails = append(emails, gr.email)
-		}
-	}
-	if len(emails) == 0 {
-		return nil
-	}
-	im.inflight.Add(1)
-	found, err := im.client.SearchEmails(ctx, emails)
-	im.inflight.Add(-1)
-	if err != nil {
-		return fmt.Errorf("look up %d emails: %w", len(emails), err)
-	}
-	byEmail := make(map[string]*ctct.Contact, len(found))
-	for i := range found {
-		byEmail[strings.ToLower(found[i].EmailAddress)] = &found[i]
-	}
-	for _, gr := range b {
-		gr.found = byEmail[gr.email]
-	}
-	return nil
-}
-
-// chainMap holds the last registered group of every email with rows in
-// flight. Safe for concurrent use.
-type chainMap struct {
-	mu sync.Mutex
-	m  map[string]*chainLink
-}
-
-func (c *chainMap) register(gr *emailGroup) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	gr.link = &chainLink{done: make(chan struct{})}
-	gr.prev = c.m[gr.email]
-	c.m[gr.email] = gr.link
-}
-
-// release marks gr finished with the state in its link and forgets the
-// email when no later group is chained to it.
-func (c *chainMap) release(gr *emailGroup) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	close(gr.link.done)
-	if c.m[gr.email] == gr.link {
-		delete(c.m, gr.email)
-	}
-}

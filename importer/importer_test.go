@@ -393,7 +393,7 @@ func TestImportErrorReportFedBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(recs[0], ","); got != "Email,First Name,Notes,_line,_status,_error,_extra,_raw,_cut" {
+	if got := strings.Join(recs[0], ","); got != "Email,First Name,Notes,_line,_status,_error,_extra,_raw,_cut,_superseded_by" {
 		t.Errorf("report header %q", got)
 	}
 	lines := map[string]string{}

@@ -2,6 +2,8 @@ package importer
 
 import (
 	"bufio"
+	"context"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -26,9 +28,12 @@ const (
 	colExtra  = "_extra"
 	colRaw    = "_raw"
 	colCut    = "_cut"
+	// colSuperseded is the line of the later row of the same email that
+	// set it, on a failed row: importing the report skips the row.
+	colSuperseded = mapping.SupersededColumn
 )
 
-var reportColumns = [...]string{colLine, colStatus, colError, colExtra, colRaw, colCut}
+var reportColumns = [...]string{colLine, colStatus, colError, colExtra, colRaw, colCut, colSuperseded}
 
 func isReportColumn(h string) bool {
 	for _, c := range reportColumns {
@@ -44,25 +49,12 @@ type reportRow struct {
 	line  int
 	cells []string // as read, extra cells included
 	raw   string   // a malformed stretch's text, else ""
-	// optOut is the row's opt-out signal ("" none), cut the cells
-	// --truncate cut, dropped the values an opt-out row was carried over
-	// without: a row with either is reported whatever its outcome.
-	optOut, cut, dropped string
-}
-
-// noteRecord takes from a converted row what its outcome's accounting
-// needs beyond its cells.
-func (r *reportRow) noteRecord(rec *mapping.Record) {
-	r.optOut, r.cut = rec.OptOut, rec.CutText()
-	if rec.Dropped != nil {
-		r.dropped = "carried over as an opt-out without the values it cannot hold: " + rec.Dropped.Error()
-	}
-}
-
-// reported says whether a row with this outcome goes in the report: every
-// row that did not succeed, and any row changed on its way in.
-func (r *reportRow) reported(status string) bool {
-	return status == statusSkipped || status == statusFailed || r.cut != "" || r.dropped != ""
+	// cut the cells --truncate cut, dropped the values an opt-out row was
+	// carried over without: a row with either is reported whatever its
+	// outcome. supersededBy is the line of the later row of the same
+	// email that set it (a failed row's), 0 for none.
+	cut, dropped string
+	supersededBy int
 }
 
 // report is the error report: the input's header and cells of every row
@@ -82,14 +74,13 @@ type report struct {
 	f     *os.File
 	bw    *bufio.Writer
 	w     *csv.Writer
-	n     int  // rows this run wrote
-	had   bool // the file held rows of an earlier run when opened
+	n     int // rows written
 	extra strings.Builder
 }
 
-// openReport creates the report at path (replacing an earlier run's unless
-// resuming, where rows are appended), writing in enc when it is not nil.
-func openReport(path string, header []string, comma rune, enc *encoding.Encoder, resume bool) (*report, error) {
+// openReport creates the report at path (replacing an earlier run's),
+// writing in enc when it is not nil.
+func openReport(path string, header []string, comma rune, enc *encoding.Encoder) (*report, error) {
 	r := &report{path: path, comma: comma, width: len(header)}
 	for i, h := range header {
 		if isReportColumn(h) {
@@ -99,11 +90,7 @@ func openReport(path string, header []string, comma rune, enc *encoding.Encoder,
 		r.header = append(r.header, h)
 	}
 	r.header = append(r.header, reportColumns[:]...)
-	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if resume {
-		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	}
-	f, err := os.OpenFile(path, flags, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open error report: %w", err)
 	}
@@ -115,10 +102,6 @@ func openReport(path string, header []string, comma rune, enc *encoding.Encoder,
 	r.bw = bufio.NewWriter(out)
 	r.w = csv.NewWriter(r.bw)
 	r.w.Comma = comma
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		r.had = true // resuming: the header is there
-		return r, nil
-	}
 	if err := r.write(r.header); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("write error report: %w", err)
@@ -148,7 +131,11 @@ func (r *report) add(row reportRow, status, reason string) error {
 	if reason == "" {
 		reason = row.dropped
 	}
-	rec = append(rec, strconv.Itoa(row.line), status, reason, extra, row.raw, row.cut)
+	superseded := ""
+	if row.supersededBy > 0 {
+		superseded = strconv.Itoa(row.supersededBy)
+	}
+	rec = append(rec, strconv.Itoa(row.line), status, reason, extra, row.raw, row.cut, superseded)
 	if err := r.write(rec); err != nil {
 		return fmt.Errorf("write error report %s: %w", r.path, err)
 	}
@@ -177,10 +164,95 @@ func (r *report) close() error {
 	}
 	err := errors.Join(r.f.Sync(), r.f.Close())
 	r.f = nil
-	if err == nil && r.n == 0 && !r.had {
+	if err == nil && r.n == 0 {
 		if rerr := os.Remove(r.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = rerr
 		}
 	}
 	return err
+}
+
+// writeReports writes each input's error report from the store, in file
+// order: every row (of this run and the earlier ones it resumes) that was
+// skipped or failed, or had cells cut or values left out; a failed row
+// whose email a later row of the file set says which (_superseded_by).
+// A report with no row is removed.
+func (r *run) writeReports(ctx context.Context, sum *Summary) error {
+	for _, src := range r.srcs {
+		rep, err := openReport(src.report, src.rd.Header(), src.rd.Delimiter(), r.im.opts.Encoder)
+		if err != nil {
+			return err
+		}
+		n, err := r.reportRows(ctx, src.n, rep)
+		if cerr := rep.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("write error report: %w", cerr)
+		}
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			sum.Reports = append(sum.Reports, ReportFile{Path: src.report, Rows: n})
+			sum.ReportRows += n
+		}
+		sum.Superseded += r.superseded
+		r.superseded = 0
+	}
+	if len(sum.Reports) > 0 {
+		sum.ReportPath = sum.Reports[0].Path
+	} else {
+		sum.ReportPath = r.srcs[0].report
+	}
+	return nil
+}
+
+// reportRows writes the reported rows of one input and returns how many.
+func (r *run) reportRows(ctx context.Context, file int, rep *report) (int, error) {
+	after := int64(0)
+	n := 0
+	for {
+		rows, err := r.st.db.QueryContext(ctx, `SELECT seq, line, email, cells, raw, cut, dropped, outcome, reason,
+			CASE WHEN outcome = ? AND email != '' THEN (SELECT l.line FROM rows l WHERE l.file = rows.file AND l.email = rows.email AND l.seq > rows.seq
+				AND l.outcome IN (?, ?, ?) ORDER BY l.seq DESC LIMIT 1) END
+			FROM rows WHERE file = ? AND seq > ? AND (outcome IN (?, ?) OR (outcome != '' AND (cut != '' OR dropped != ''))) ORDER BY seq LIMIT 1000`,
+			statusFailed, statusCreated, statusUpdated, statusUnchanged, file, after, statusSkipped, statusFailed)
+		if err != nil {
+			return n, fmt.Errorf("journal: %w", err)
+		}
+		type item struct {
+			row             reportRow
+			outcome, reason string
+		}
+		var items []item
+		for rows.Next() {
+			var it item
+			var email string
+			var cells []byte
+			var sup sql.NullInt64
+			if err := rows.Scan(&after, &it.row.line, &email, &cells, &it.row.raw, &it.row.cut, &it.row.dropped, &it.outcome, &it.reason, &sup); err != nil {
+				rows.Close()
+				return n, fmt.Errorf("journal: %w", err)
+			}
+			if it.row.cells, err = decodeCells(cells); err != nil {
+				rows.Close()
+				return n, err
+			}
+			it.row.supersededBy = int(sup.Int64)
+			items = append(items, it)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return n, fmt.Errorf("journal: %w", err)
+		}
+		if len(items) == 0 {
+			return n, nil
+		}
+		for _, it := range items {
+			if it.row.supersededBy > 0 {
+				r.superseded++
+			}
+			if err := rep.add(it.row, it.outcome, it.reason); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
 }

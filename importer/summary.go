@@ -2,7 +2,9 @@ package importer
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -108,36 +110,35 @@ type Summary struct {
 	// skipped rows, with the first line of each.
 	Reasons []Reason `json:"failure_reasons,omitempty"`
 
-	Stopped    string `json:"stopped,omitempty"`
-	ReportPath string `json:"error_report,omitempty"`
-	ReportRows int    `json:"error_report_rows"`
+	// NotChecked says what the run could not check (the account changed
+	// while it ran, verification skipped...).
+	NotChecked []string `json:"not_checked,omitempty"`
+
+	Stopped string `json:"stopped,omitempty"`
+	// ReportPath is the error report (the first, when there are several);
+	// ReportRows the rows it holds (of this run and the earlier runs it
+	// resumes; of every report, when several); Reports each report.
+	ReportPath string       `json:"error_report,omitempty"`
+	ReportRows int          `json:"error_report_rows"`
+	Reports    []ReportFile `json:"error_reports,omitempty"`
+	// Superseded counts the failed rows a later row of the same email set
+	// (marked in the report's _superseded_by).
+	Superseded int64 `json:"superseded,omitempty"`
 }
 
-// summary builds the run's summary from the counters and the client's.
-func (im *Importer) summary() *Summary {
-	c := &im.counts
-	s := &Summary{
-		DryRun: im.opts.DryRun, Read: c.read.Load(), Created: c.created.Load(), Updated: c.updated.Load(),
-		Unchanged: c.unchanged.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(),
-		Pending: c.pending.Load(), Valid: c.valid.Load(), Earlier: im.earlier,
-		Blank: c.blank.Load(), Unparsed: c.unparsed.Load(), OptedOut: c.optedOut.Load(),
-		Reasons: im.reasons.top(),
-	}
-	c.tally.fill(s)
+// ReportFile is one error report and the rows it holds.
+type ReportFile struct {
+	Path string `json:"path"`
+	Rows int    `json:"rows"`
+}
+
+// baseSummary is what every summary says of the run: its target, the
+// requests it sent, its time.
+func (im *Importer) baseSummary(read int64) *Summary {
+	s := &Summary{DryRun: im.opts.DryRun, Read: read}
 	if !im.opts.DryRun {
 		s.Target = im.opts.Target
 		s.Via = string(ViaContacts)
-	}
-	if b := im.bulk; b != nil {
-		s.Via = string(ViaActivities)
-		s.BulkJobs, s.ExportJobs, s.BulkRows, s.Planned, s.Verified = c.jobs.Load(), c.exports.Load(), c.sent.Load(), c.planned.Load(), c.verified.Load()
-		s.ContactsRows = b.contactsRows()
-		s.NotVerified = im.opts.NoVerify && s.BulkRows > 0
-	}
-	for _, n := range im.earlier {
-		s.Resumed += n
-	}
-	if !im.opts.DryRun {
 		d := im.client.Counters().Since(im.base)
 		s.Requests, s.Retries, s.Throttled, s.ByMethod = d.Requests, d.Retries, d.Throttled, d.ByMethod
 	}
@@ -148,6 +149,100 @@ func (im *Importer) summary() *Summary {
 		s.RequestsPerSecond = float64(s.Requests) / elapsed.Seconds()
 	}
 	return s
+}
+
+// summary builds the run's summary from the store: this run's outcomes,
+// the earlier runs' it resumes, the rows not finished, and the tallies by
+// signal, cut and reason.
+func (r *run) summary(ctx context.Context) (*Summary, error) {
+	im, st := r.im, r.st
+	mine := map[string]int64{}
+	earlier := map[string]int64{}
+	var pending, unparsed int64
+	rows, err := st.db.QueryContext(ctx, `SELECT outcome, run = ?, count(*), sum(CASE WHEN raw != '' THEN end_line - line + 1 ELSE 0 END)
+		FROM rows GROUP BY outcome, run = ?`, st.run, st.run)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	for rows.Next() {
+		var outcome string
+		var this bool
+		var n, lines int64
+		if err := rows.Scan(&outcome, &this, &n, &lines); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		switch {
+		case outcome == "":
+			pending += n
+		case this:
+			mine[outcome] += n
+			unparsed += lines
+		default:
+			earlier[outcome] += n
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var read int64
+	for _, n := range mine {
+		read += n
+	}
+	s := im.baseSummary(read + pending)
+	s.Created, s.Updated, s.Unchanged, s.Skipped, s.Failed = mine[statusCreated], mine[statusUpdated], mine[statusUnchanged], mine[statusSkipped], mine[statusFailed]
+	s.Pending, s.Unparsed, s.Blank, s.OptedOut = pending, unparsed, im.counts.blank.Load(), im.counts.optedOut.Load()
+	if len(earlier) > 0 {
+		s.Earlier = earlier
+		for _, n := range earlier {
+			s.Resumed += n
+		}
+	}
+	if err := r.tallies(ctx, s); err != nil {
+		return nil, err
+	}
+	c := &im.counts
+	s.ContactsRows = c.contactsRows.Load()
+	if r.jobs != nil {
+		s.Via = string(ViaActivities)
+		s.BulkJobs, s.ExportJobs, s.BulkRows, s.Planned, s.Verified = c.jobs.Load(), c.exports.Load(), c.sent.Load(), c.planned.Load(), c.verified.Load()
+		s.NotVerified = im.opts.NoVerify && s.BulkRows > 0
+	}
+	s.NotChecked = r.notes
+	return s, nil
+}
+
+// tallies fills what the summary counts by kind: this run's opt-outs by
+// signal, cells cut, opt-outs without their bad values, and the failed and
+// skipped rows by reason.
+func (r *run) tallies(ctx context.Context, s *Summary) error {
+	st := r.st
+	var t tally
+	var reasons reasons
+	rows, err := st.db.QueryContext(ctx, `SELECT line, opt_out, cut, dropped, outcome, reason FROM rows
+		WHERE run = ? AND (opt_out != '' OR cut != '' OR dropped != '' OR outcome IN (?, ?))`, st.run, statusSkipped, statusFailed)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line int
+		var rr reportRow
+		var optOut, outcome, reason string
+		if err := rows.Scan(&line, &optOut, &rr.cut, &rr.dropped, &outcome, &reason); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		t.note(optOut, &rr, outcome)
+		if outcome == statusSkipped || outcome == statusFailed {
+			reasons.add(line, outcome, reason)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	t.fill(s)
+	s.Reasons = reasons.top()
+	return nil
 }
 
 // Plan works out how long a dry run's planned requests take at rate
@@ -234,9 +329,20 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", %.1f requests/s", s.RequestsPerSecond)
 	}
 	b.WriteString("\n")
-	if s.ReportRows > 0 || s.Earlier[statusFailed]+s.Earlier[statusSkipped] > 0 {
-		n := int64(s.ReportRows) + s.Earlier[statusFailed] + s.Earlier[statusSkipped]
-		fmt.Fprintf(&b, "error report: %s (%s)\n", s.ReportPath, nRows(n))
+	switch {
+	case len(s.Reports) > 1:
+		b.WriteString("error reports:\n")
+		for _, rf := range s.Reports {
+			fmt.Fprintf(&b, "  %s (%s)\n", rf.Path, nRows(int64(rf.Rows)))
+		}
+	case s.ReportRows > 0:
+		fmt.Fprintf(&b, "error report: %s (%s)\n", s.ReportPath, nRows(int64(s.ReportRows)))
+	}
+	if s.Superseded > 0 {
+		fmt.Fprintf(&b, "%s failed but a later row of the same email set it: marked in _superseded_by, and skipped when the report is imported\n", nRows(s.Superseded))
+	}
+	for _, n := range s.NotChecked {
+		b.WriteString(wrapWords("not checked: "+n, summaryWidth, 2) + "\n")
 	}
 	if len(s.Reasons) > 0 {
 		// Rows, reason, first line; a reason too long for an 80-column
@@ -361,17 +467,16 @@ func bump(m *map[string]int64, k string) {
 	(*m)[k]++
 }
 
-// noteOutcome counts a finished row.
-func (c *counters) noteOutcome(r *reportRow, status string) {
-	t := &c.tally
+// note counts a finished row.
+func (t *tally) note(optOut string, r *reportRow, status string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if r.optOut != "" {
+	if optOut != "" {
 		switch status {
 		case statusCreated, statusUpdated, statusUnchanged:
-			bump(&t.carried, r.optOut)
+			bump(&t.carried, optOut)
 		case statusSkipped:
-			bump(&t.skipped, r.optOut)
+			bump(&t.skipped, optOut)
 		}
 	}
 	if r.cut != "" {

@@ -32,6 +32,9 @@ type Record struct {
 	// opted out): the contact was on no list, and importing it would
 	// subscribe it.
 	Removed bool
+	// Superseded is set on a row of an error report that a later row of
+	// its original file set (SupersededColumn holds its line).
+	Superseded bool
 	// Cut are the cells cut to their field's limit (Options.Truncate).
 	Cut []Cut
 	// Dropped holds the values of an opt-out row that break a field rule:
@@ -235,6 +238,9 @@ func (m *Mapping) fill(rec *Record, cells []string, line int) *RowError {
 	}
 	if m.lists >= 0 {
 		rec.Lists = splitLists(rec.listBuf[:0], cells[m.lists])
+	}
+	if m.superseded >= 0 {
+		rec.Superseded = strings.TrimSpace(cells[m.superseded]) != ""
 	}
 	var serr *RowError
 	if m.fileSignal != "" || len(m.signals) > 0 {

@@ -18,6 +18,12 @@ import (
 // Ignore is the field name that makes a mapping ignore a column.
 const Ignore = "-"
 
+// SupersededColumn is the column of an error report that names, on a
+// failed row, the later row of its file that set the same email: a row
+// with a value there is marked (Record.Superseded), so that importing the
+// report does not put the older row over the newer one.
+const SupersededColumn = "_superseded_by"
+
 // Reasons a Column is ignored.
 const (
 	ReasonUnknown    = "unknown column"
@@ -158,6 +164,7 @@ type Mapping struct {
 	// a one-cell address or the names-to-codes rules, never cleared.
 	derivedOnly map[string]bool
 	lists       int // column of ContactLists, -1 when none
+	superseded  int // column _superseded_by of an error report, -1 when none
 	signals     []signalCol
 	composites  []compositeCol
 	region      bool // a column maps to StateCode, StateName, CountryCode or CountryName
@@ -172,6 +179,11 @@ type Mapping struct {
 	chunks  sync.Pool // of *[]Record, see newRecord
 	scratch sync.Pool // of *Record, see Validate
 }
+
+// MappedFields returns the fields a record of the mapping sets, in element
+// order: the mapped ones and those a one-cell address or the
+// names-to-codes rules fill.
+func (m *Mapping) MappedFields() []string { return slices.Clone(m.mapped) }
 
 // HasListsColumn reports whether a column maps to ContactLists.
 func (m *Mapping) HasListsColumn() bool { return m.lists >= 0 }
@@ -246,7 +258,7 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 		exp[i], by[i] = f, "--col"
 	}
 
-	m := &Mapping{header: slices.Clone(header), lists: -1, truncate: opts.Truncate, direct: map[string]bool{}}
+	m := &Mapping{header: slices.Clone(header), lists: -1, superseded: -1, truncate: opts.Truncate, direct: map[string]bool{}}
 	src, err := m.recognise(header, opts)
 	if err != nil {
 		errs = append(errs, err)
@@ -296,6 +308,9 @@ func Resolve(header []string, opts Options) (*Mapping, []string, error) {
 			col.Reason = why
 		} else if strings.HasPrefix(cleanHeader(h), "_") {
 			col.Reason = ReasonUnderscore
+			if cleanHeader(h) == SupersededColumn && m.superseded < 0 {
+				m.superseded = i
+			}
 		} else if t, ok := lookup(h); !ok {
 			col.Reason = ReasonUnknown
 		} else if t.kind == kindReadOnly {

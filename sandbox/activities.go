@@ -485,13 +485,24 @@ func (p paths) writeActivityEntry(b *bytes.Buffer, indent string, doc bool, j *j
 	f := a + "  "
 	w.text(f, "Type", j.Type)
 	w.text(f, "Status", j.Status)
-	if len(j.Errors) == 0 {
+	txCount := j.TxCount
+	if jf := p.faults; jf != nil && ctct.IsAddActivity(j.Type) {
+		txCount = max(0, txCount-jf.ShortCount)
+	}
+	switch {
+	case p.faults != nil && p.faults.ErrorsAsCount && ctct.IsAddActivity(j.Type):
+		w.text(f, "Errors", strconv.Itoa(len(j.Errors)))
+	case len(j.Errors) == 0:
 		b.WriteString(f + "<Errors></Errors>\n")
-	} else {
+	default:
 		b.WriteString(f + "<Errors>\n")
 		for _, e := range j.Errors {
 			b.WriteString(f + "  <Error>\n")
-			w.text(f+"    ", "LineNumber", strconv.Itoa(e.LineNumber))
+			line := e.LineNumber
+			if p.faults != nil {
+				line += p.faults.LineShift
+			}
+			w.text(f+"    ", "LineNumber", strconv.Itoa(line))
 			w.text(f+"    ", "EmailAddress", e.EmailAddress)
 			w.text(f+"    ", "Message", e.Message)
 			b.WriteString(f + "  </Error>\n")
@@ -499,7 +510,7 @@ func (p paths) writeActivityEntry(b *bytes.Buffer, indent string, doc bool, j *j
 		b.WriteString(f + "</Errors>\n")
 	}
 	w.text(f, "FileName", j.FileName)
-	w.text(f, "TransactionCount", strconv.Itoa(j.TxCount))
+	w.text(f, "TransactionCount", strconv.Itoa(txCount))
 	if j.RunStart != "" {
 		w.text(f, "RunStartTime", j.RunStart)
 	}

@@ -22,9 +22,17 @@ const atomMediaType = ctct.AtomMediaType + "; charset=utf-8"
 type paths struct {
 	user string // lower case
 	base string // "/ws/customers/{user}"
+	// faults, when set, make the add jobs' entries answer as Options.JobFaults say.
+	faults *JobFaults
 }
 
-func newPaths(user string) paths { return paths{user: user, base: "/ws/customers/" + user} }
+func newPaths(user string, jf JobFaults) paths {
+	p := paths{user: user, base: "/ws/customers/" + user}
+	if jf.ErrorsAsCount || jf.LineShift != 0 || jf.ShortCount != 0 {
+		p.faults = &jf
+	}
+	return p
+}
 
 func (p paths) contacts() string          { return p.base + "/contacts" }
 func (p paths) contact(n int64) string    { return p.base + "/contacts/" + strconv.FormatInt(n, 10) }

@@ -79,14 +79,52 @@ func (s *Sandbox) startExport(ctx context.Context, tx *sql.Tx, j *jobRow) (faile
 	return false, nil
 }
 
-func exportWriter(w io.Writer, fileType string) *csv.Writer {
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
+func exportWriter(w io.Writer, fileType string) *recordWriter {
+	rw := &recordWriter{w: w}
+	rw.cw = csv.NewWriter(&rw.rec)
 	if fileType == ctct.FileTypeTXT {
-		cw.Comma = '\t'
+		rw.cw.Comma = '\t'
 	}
-	return cw
+	return rw
 }
+
+// recordWriter writes an export file's records with CRLF line ends
+// (BULK.md) and every cell as stored: encoding/csv's own CRLF mode drops a
+// lone CR inside a cell and turns an LF into CRLF, so that the file would
+// not say what the account holds.
+type recordWriter struct {
+	w   io.Writer
+	rec bytes.Buffer
+	cw  *csv.Writer
+	err error
+}
+
+// Write writes one record.
+func (rw *recordWriter) Write(record []string) error {
+	if rw.err != nil {
+		return rw.err
+	}
+	rw.rec.Reset()
+	if err := rw.cw.Write(record); err != nil {
+		rw.err = err
+		return err
+	}
+	rw.cw.Flush()
+	if rw.err = rw.cw.Error(); rw.err != nil {
+		return rw.err
+	}
+	line := bytes.TrimSuffix(rw.rec.Bytes(), []byte("\n"))
+	if _, rw.err = rw.w.Write(append(line, '\r', '\n')); rw.err != nil {
+		return rw.err
+	}
+	return nil
+}
+
+// Flush does nothing: every record is written whole.
+func (rw *recordWriter) Flush() {}
+
+// Error is the first error a Write met.
+func (rw *recordWriter) Error() error { return rw.err }
 
 // exportHeader is the file's header in BULK.md's order: Email Address;
 // Email Type if asked; one "List: {name}" column per user list; Date

@@ -368,6 +368,13 @@ func (s *Sandbox) runJob(ctx context.Context, j *jobRow) error {
 			status, finish, file := ctct.ActivityRunning, "", ""
 			if finished {
 				status, finish = ctct.ActivityComplete, now
+				if ctct.IsAddActivity(j.Type) && s.cfg.JobFaults.ErrorAfterApply && s.cfg.JobFaults.failing(j.Data) {
+					// Applied, and yet said ERROR (an ERROR job lists no Error).
+					status = ctct.ActivityError
+					if _, err := tx.ExecContext(ctx, "DELETE FROM activity_errors WHERE seq = ?", j.Seq); err != nil {
+						return fmt.Errorf("fault: %w", err)
+					}
+				}
 				if j.Type == ctct.ActivityExportContacts {
 					file = j.ID + "." + strings.ToLower(j.Export.FileType)
 					if _, err := tx.ExecContext(ctx, "DELETE FROM activity_export WHERE seq = ?", j.Seq); err != nil {
@@ -440,6 +447,9 @@ func (s *Sandbox) startJob(ctx context.Context, j *jobRow) (failed bool, err err
 			if failed, err = s.startExport(ctx, tx, j); err != nil {
 				return err
 			}
+		}
+		if ctct.IsAddActivity(j.Type) && !s.cfg.JobFaults.ErrorAfterApply && s.cfg.JobFaults.failing(j.Data) {
+			failed = true
 		}
 		status = ctct.ActivityRunning
 		finish := ""

@@ -56,6 +56,9 @@ type Options struct {
 	// applies or exports (0 = DefaultActivityRate, negative = no limit).
 	ActivityDelay time.Duration
 	ActivityRate  float64
+	// JobFaults are answers of add jobs that do not add up, the way some
+	// servers gave them, for rehearsing what a client must not trust.
+	JobFaults JobFaults
 	// afterBatch, when set (tests), is called by the job runner after
 	// each committed batch of activity id, with the rows done so far.
 	afterBatch func(ctx context.Context, id string, done int)
@@ -64,6 +67,39 @@ type Options struct {
 	// Logf, when set, receives one line per API request (never any
 	// credential) and internal errors. It is called from many goroutines.
 	Logf func(format string, args ...any)
+}
+
+// JobFaults make the sandbox's add jobs answer as a careless server
+// would. The zero value is none.
+type JobFaults struct {
+	// FailEmails: an add job holding one of these emails (lower case) ends
+	// in ERROR. It applies nothing, unless ErrorAfterApply, when it
+	// applies its rows and then says ERROR.
+	FailEmails      []string
+	ErrorAfterApply bool
+	// ErrorsAsCount gives a job's Errors as their number (a plain count,
+	// as some servers' feeds did) rather than an Error per row.
+	ErrorsAsCount bool
+	// LineShift adds to every Error's LineNumber (a server that counts the
+	// lines of a data parameter another way).
+	LineShift int
+	// ShortCount takes from every add job's TransactionCount.
+	ShortCount int
+}
+
+// failing reports whether an add job's data holds one of the emails that
+// make it end in ERROR.
+func (f *JobFaults) failing(data string) bool {
+	if len(f.FailEmails) == 0 {
+		return false
+	}
+	low := strings.ToLower(data)
+	for _, e := range f.FailEmails {
+		if strings.Contains(low, strings.ToLower(e)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Defaults of Options: an in-memory store, account "sandbox" with key
@@ -180,7 +216,7 @@ func New(ctx context.Context, cfg Options) (*Sandbox, error) {
 	}
 	s := &Sandbox{
 		cfg:      cfg,
-		p:        newPaths(cfg.User),
+		p:        newPaths(cfg.User, cfg.JobFaults),
 		st:       st,
 		counters: newCounters(),
 		rng:      rand.New(rand.NewPCG(cfg.RandSeed, cfg.RandSeed^0x9e3779b97f4a7c15)),

@@ -5,9 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"ctctbulk/ctct"
+	"ctctbulk/mapping"
 )
+
+// The contacts sender: the rows the plan sends through the contacts
+// collection (all of them on --via contacts), in file order. Emails are
+// looked up 50 per request; each email's rows then run in order on a
+// bounded pool of workers, after the earlier rows of the same email (a
+// chain), creating (POST), updating (GET, then PUT only when a value
+// differs) or opting out (DELETE) as each row says. Every outcome goes to
+// the store the moment it is known.
 
 // Row outcomes, as written in the report's _status column and the journal.
 const (
@@ -39,10 +52,276 @@ type rowResult struct {
 	reason string
 }
 
+// rowTask is one valid row on its way to the API.
+type rowTask struct {
+	seq   int64
+	line  int
+	rec   *mapping.Record
+	lists []ctct.ListMembership
+}
+
+// emailGroup is the rows of one batch that share an email, in file order,
+// with what the batch lookup found and the chain that orders this group
+// after earlier groups of the same email.
+type emailGroup struct {
+	email string
+	rows  []*rowTask
+	found *ctct.Contact // summary contact from the batch lookup, nil if absent
+	prev  *chainLink
+	link  *chainLink
+}
+
+// chainLink orders the groups of one email: a group waits for its
+// predecessor's done and starts from the state it left.
+type chainLink struct {
+	done  chan struct{}
+	state contactState
+}
+
+// contactState is what is known of an email's contact.
+type contactState struct {
+	known   bool
+	contact *ctct.Contact // nil when known to be absent
+}
+
+// batchSize is the number of emails one search request looks up.
+const batchSize = 50
+
+// maxBatchRows bounds the rows one batch holds: a file that repeats a few
+// emails would otherwise fill a batch of 50 distinct emails only after
+// holding most of its rows in memory.
+const maxBatchRows = 500
+
+// contactsSender sends the rows of one run's contacts path.
+type contactsSender struct {
+	r      *run
+	im     *Importer
+	chains *chainMap
+	// fail is set once, with the first error that stops the run.
+	stop atomic.Value // string
+}
+
+// sendContacts runs the contacts path: stage 1 reads the rows to send from
+// the store, groups them by email and looks them up; stage 2 runs each
+// group on the pool. In-flight rows finish even after ctx is cancelled
+// (an interrupt), for Grace.
+func (r *run) sendContacts(ctx context.Context) error {
+	im := r.im
+	n, err := r.st.countPath(ctx, pathContacts)
+	if err != nil || n == 0 {
+		return err
+	}
+	im.counts.contactsRows.Add(n)
+	workBase, cancelWork := im.graceContext(ctx)
+	defer cancelWork()
+	stopNew := context.AfterFunc(ctx, func() { im.stopping.Store(true) })
+	defer stopNew()
+	g, workCtx := errgroup.WithContext(workBase)
+	g.SetLimit(im.opts.Workers)
+	c := &contactsSender{r: r, im: im, chains: &chainMap{m: map[string]*chainLink{}}}
+	setStop := func(reason string) { c.stop.CompareAndSwap(nil, reason) }
+
+	batches := make(chan []*emailGroup, 1)
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for b := range batches {
+			for _, gr := range b {
+				if workCtx.Err() != nil || im.stopping.Load() {
+					c.chains.release(gr)
+					continue
+				}
+				g.Go(func() error {
+					err := c.runGroup(workCtx, gr)
+					switch {
+					case err == nil:
+						return nil
+					case errors.Is(err, ctct.ErrBudgetExhausted):
+						setStop(StopBudget)
+						return nil
+					case workCtx.Err() != nil && ctx.Err() != nil:
+						setStop(StopInterrupted)
+						return nil
+					default:
+						setStop(StopFatal)
+						return err
+					}
+				})
+			}
+		}
+	}()
+	feedErr := c.feed(ctx, workCtx, batches)
+	close(batches)
+	<-dispatched
+	poolErr := g.Wait()
+	if reason, _ := c.stop.Load().(string); reason != "" {
+		r.stopped = reason
+	}
+	switch {
+	case feedErr != nil:
+		return feedErr
+	case poolErr != nil:
+		return poolErr
+	case r.stopped == StopBudget:
+		return ctct.ErrBudgetExhausted
+	case ctx.Err() != nil:
+		return ErrInterrupted
+	}
+	return nil
+}
+
+// feed is stage 1: it reads the rows to send, in file order, until none
+// is left, ctx is cancelled or a stop is set, and sends batches of up to
+// 50 distinct emails, looked up.
+func (c *contactsSender) feed(ctx, workCtx context.Context, batches chan<- []*emailGroup) error {
+	im := c.im
+	var (
+		groups []*emailGroup
+		index  = map[string]*emailGroup{}
+		rows   int
+	)
+	flush := func() error {
+		if len(groups) == 0 {
+			return nil
+		}
+		b := groups
+		groups, index, rows = nil, map[string]*emailGroup{}, 0
+		if im.stopping.Load() {
+			return nil // asked to stop: these rows start no request; --resume does them
+		}
+		if err := im.lookup(workCtx, b, c.chains); err != nil {
+			for _, gr := range b {
+				c.chains.release(gr)
+			}
+			switch {
+			case errors.Is(err, ctct.ErrBudgetExhausted):
+				c.stop.CompareAndSwap(nil, StopBudget)
+				return nil
+			case workCtx.Err() != nil:
+				return nil
+			}
+			return err
+		}
+		select {
+		case batches <- b:
+			return nil
+		case <-workCtx.Done():
+			for _, gr := range b {
+				c.chains.release(gr)
+			}
+			return nil
+		}
+	}
+	after := int64(0)
+	for {
+		if ctx.Err() != nil || c.stop.Load() != nil {
+			return flush()
+		}
+		chunk, err := c.r.pendingRows(ctx, pathContacts, after, maxBatchRows)
+		if err != nil {
+			return err
+		}
+		if len(chunk) == 0 {
+			return flush()
+		}
+		for _, pr := range chunk {
+			after = pr.seq
+			t, res, err := c.r.task(pr)
+			if err != nil {
+				return err
+			}
+			if res != nil {
+				if err := c.finish(ctx, &rowTask{seq: pr.seq, line: pr.line}, *res); err != nil {
+					return err
+				}
+				continue
+			}
+			rows++
+			if gr, ok := index[pr.email]; ok {
+				gr.rows = append(gr.rows, t)
+			} else {
+				gr := &emailGroup{email: pr.email, rows: []*rowTask{t}}
+				index[pr.email] = gr
+				groups = append(groups, gr)
+			}
+			if len(groups) == batchSize || rows >= maxBatchRows {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// finish records a row's outcome in the store, then counts it.
+func (c *contactsSender) finish(ctx context.Context, t *rowTask, res rowResult) error {
+	if err := c.r.st.setOutcome(context.WithoutCancel(ctx), t.seq, res.status, res.reason); err != nil {
+		return err
+	}
+	c.im.counts.done.Add(1)
+	return nil
+}
+
+// lookup registers each group in the email chains, then searches the
+// emails of the groups that have no predecessor in one request.
+func (im *Importer) lookup(ctx context.Context, b []*emailGroup, chains *chainMap) error {
+	var emails []string
+	for _, gr := range b {
+		chains.register(gr)
+		if gr.prev == nil {
+			emails = append(emails, gr.email)
+		}
+	}
+	if len(emails) == 0 {
+		return nil
+	}
+	im.inflight.Add(1)
+	found, err := im.client.SearchEmails(ctx, emails)
+	im.inflight.Add(-1)
+	if err != nil {
+		return fmt.Errorf("look up %d emails: %w", len(emails), err)
+	}
+	byEmail := make(map[string]*ctct.Contact, len(found))
+	for i := range found {
+		byEmail[strings.ToLower(found[i].EmailAddress)] = &found[i]
+	}
+	for _, gr := range b {
+		gr.found = byEmail[gr.email]
+	}
+	return nil
+}
+
+// chainMap holds the last registered group of every email with rows in
+// flight. Safe for concurrent use.
+type chainMap struct {
+	mu sync.Mutex
+	m  map[string]*chainLink
+}
+
+func (c *chainMap) register(gr *emailGroup) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gr.link = &chainLink{done: make(chan struct{})}
+	gr.prev = c.m[gr.email]
+	c.m[gr.email] = gr.link
+}
+
+// release marks gr finished with the state in its link and forgets the
+// email when no later group is chained to it.
+func (c *chainMap) release(gr *emailGroup) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(gr.link.done)
+	if c.m[gr.email] == gr.link {
+		delete(c.m, gr.email)
+	}
+}
+
 // runGroup applies the rows of one email group in file order, after the
 // group's predecessor of the same email has finished. It returns an error
 // only for what must stop the run; row failures are recorded.
-func (im *Importer) runGroup(ctx context.Context, gr *emailGroup, chains *chainMap, o *outcomes) (err error) {
+func (c *contactsSender) runGroup(ctx context.Context, gr *emailGroup) (err error) {
+	im, chains := c.im, c.chains
 	state := contactState{known: true, contact: gr.found}
 	defer func() {
 		gr.link.state = state
@@ -52,11 +331,10 @@ func (im *Importer) runGroup(ctx context.Context, gr *emailGroup, chains *chainM
 		<-gr.prev.done
 		state = gr.prev.state
 	}
-	for i, t := range gr.rows {
+	for _, t := range gr.rows {
 		if im.stopping.Load() {
 			// Asked to stop: this row and the rest of the group never start.
 			state = contactState{}
-			im.counts.pending.Add(int64(len(gr.rows) - i))
 			return nil
 		}
 		if !state.known {
@@ -64,7 +342,6 @@ func (im *Importer) runGroup(ctx context.Context, gr *emailGroup, chains *chainM
 			state, err = im.refresh(ctx, gr.email)
 			if err != nil {
 				state = contactState{}
-				im.counts.pending.Add(int64(len(gr.rows) - i))
 				return err
 			}
 		}
@@ -73,20 +350,20 @@ func (im *Importer) runGroup(ctx context.Context, gr *emailGroup, chains *chainM
 		im.inflight.Add(-1)
 		if errors.Is(err, errStopping) {
 			state = contactState{}
-			im.counts.pending.Add(int64(len(gr.rows) - i))
 			return nil
 		}
 		if err != nil {
 			if stopsRun(ctx, err) {
 				state = contactState{}
-				im.counts.pending.Add(int64(len(gr.rows) - i))
 				return err
 			}
 			res = rowResult{status: statusFailed, reason: describe(err)}
 			next = contactState{} // unknown after a failed request
 		}
 		state = next
-		o.finish(t.seq, t.row, t.digest, res.status, res.reason)
+		if err := c.finish(ctx, t, res); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,403 @@
+package importer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"ctctbulk/ctct"
+	"ctctbulk/mapping"
+)
+
+// Stage 4, verify: once the last job ended, one export of the list every
+// row went to (the one list of every job, or the active contacts) is held
+// against the rows the jobs applied, or left uncertain. Each row is
+// checked against what it sent, never against a merged picture: every
+// non-empty value it was the last of its email to send, compared after the
+// field's own normalisation, and every list it named. A row not as sent
+// fails with the field and both values; an uncertain row not as sent was
+// not applied. With --verify=false only the uncertain rows are checked.
+
+// verifyBatch is the export rows checked with one lookup of the store.
+const verifyBatch = 500
+
+// verify checks the rows the jobs applied or left uncertain.
+func (r *run) verify(ctx context.Context) error {
+	js := r.jobs
+	st := r.st
+	var toCheck, uncertain int64
+	err := st.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(job_state = ?), 0) FROM rows WHERE path = ? AND outcome = '' AND job_state IN (?, ?)`,
+		jobUncertain, pathJob, jobApplied, jobUncertain).Scan(&toCheck, &uncertain)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if toCheck == 0 {
+		return nil
+	}
+	if r.im.opts.NoVerify {
+		r.notes = append(r.notes, fmt.Sprintf("--verify=false, but %s whose job's answer did not settle them were checked by an export", nRows(uncertain)))
+	}
+	r.im.setPhase("verifying: exporting what the jobs did")
+	names, err := r.accountChanges(ctx)
+	if err != nil {
+		return err
+	}
+	list, what := "active", "the active contacts"
+	if js.sameLists != "" && js.sameLists != "*" && !strings.Contains(js.sameLists, ",") && hasName(names, js.sameLists) {
+		list, what = js.sameLists, "list "+ctct.Number(js.sameLists)
+	}
+	var cols []string
+	for _, f := range js.fields {
+		if fl, ok := ctct.LookupField(f); ok && f != "EmailAddress" {
+			cols = append(cols, fl.Bulk)
+		}
+	}
+	x := &ctct.ExportOptions{List: list, FileType: ctct.FileTypeCSV, SortBy: ctct.SortByEmail, ListNames: r.lists.lists != nil, Columns: cols}
+	a, err := js.createExport(x)
+	if err != nil {
+		return fmt.Errorf("verify: export %s: %w", what, err)
+	}
+	er, body, err := js.openExport(ctx, a, int(toCheck))
+	if err != nil {
+		return fmt.Errorf("verify: export %s: %w", what, err)
+	}
+	defer body.Close()
+	var batch []*ctct.ExportRow
+	for {
+		x, err := er.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("verify: job %s: %w", a.Key(), err)
+		}
+		batch = append(batch, x)
+		if len(batch) == verifyBatch {
+			if err := r.checkBatch(ctx, batch, names); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := r.checkBatch(ctx, batch, names); err != nil {
+		return err
+	}
+	// Rows whose contact is not in the export.
+	wctx := context.WithoutCancel(ctx)
+	return st.tx(wctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(wctx, `UPDATE rows SET outcome = ?, run = ?, reason = CASE job_state
+				WHEN ? THEN reason || ', and the contact is not among ' || ? || ': not applied; import the row again'
+				ELSE 'verification: after its bulk job, the contact is not among ' || ? END
+			WHERE path = ? AND outcome = '' AND job_state IN (?, ?)`,
+			statusFailed, st.run, jobUncertain, what, what, pathJob, jobApplied, jobUncertain)
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		r.im.counts.done.Add(n)
+		return nil
+	})
+}
+
+// checkRow is a row the verification checks, or (settled) a row of the
+// same email already applied, whose values stand in the account unless a
+// later row's replaced them.
+type checkRow struct {
+	seq     int64
+	task    *rowTask
+	email   string
+	state   int
+	base    bool
+	reason  string
+	settled bool
+}
+
+// checkBatch checks the rows of the emails of a batch of export rows.
+func (r *run) checkBatch(ctx context.Context, batch []*ctct.ExportRow, names map[string][]string) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	byEmail := make(map[string]*ctct.ExportRow, len(batch))
+	emails := make([]string, 0, len(batch))
+	for _, x := range batch {
+		e := strings.ToLower(strings.TrimSpace(x.EmailAddress))
+		byEmail[e] = x
+		emails = append(emails, e)
+	}
+	rows, err := r.rowsToCheck(ctx, emails)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		seq             int64
+		outcome, reason string
+	}
+	var results []result
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end].email == rows[start].email {
+			end++
+		}
+		group := rows[start:end]
+		start = end
+		if !slices.ContainsFunc(group, func(c *checkRow) bool { return !c.settled }) {
+			continue // only rows settled before: nothing to check
+		}
+		fails := r.compare(group, byEmail[group[0].email], names)
+		applied, err := r.st.appliedBefore(ctx, group[0].email, group[0].seq)
+		if err != nil {
+			return err
+		}
+		for i, c := range group {
+			if c.settled {
+				applied = true
+				continue
+			}
+			if why, bad := fails[i]; bad {
+				reason := "verification: after its bulk job, " + why
+				if c.state == jobUncertain {
+					reason = fmt.Sprintf("%s, and %s: not applied as sent; import the row again", c.reason, why)
+				}
+				results = append(results, result{c.seq, statusFailed, reason})
+				continue
+			}
+			outcome := statusUpdated
+			if !c.base && !applied {
+				outcome = statusCreated
+			}
+			applied = true
+			results = append(results, result{c.seq, outcome, ""})
+			r.im.counts.verified.Add(1)
+		}
+	}
+	wctx := context.WithoutCancel(ctx)
+	return r.st.tx(wctx, func(tx *sql.Tx) error {
+		up, err := tx.PrepareContext(wctx, "UPDATE rows SET outcome = ?, reason = ?, run = ? WHERE seq = ?")
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		defer up.Close()
+		for _, res := range results {
+			if _, err := up.ExecContext(wctx, res.outcome, res.reason, r.st.run, res.seq); err != nil {
+				return fmt.Errorf("journal: %w", err)
+			}
+		}
+		r.im.counts.done.Add(int64(len(results)))
+		return nil
+	})
+}
+
+// rowsToCheck returns the rows of emails the jobs applied or left
+// uncertain, by email then file order.
+func (r *run) rowsToCheck(ctx context.Context, emails []string) ([]*checkRow, error) {
+	q := `SELECT seq, file, line, email, cells, job_state, base_exists, reason, outcome != '' FROM rows
+		WHERE email IN (?` + strings.Repeat(",?", len(emails)-1) + `) AND (path = ? AND outcome = '' AND job_state IN (?, ?) OR outcome IN (?, ?))
+		ORDER BY email, seq`
+	args := append(anys(emails), pathJob, jobApplied, jobUncertain, statusCreated, statusUpdated)
+	rows, err := r.st.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var out []*checkRow
+	var pend []*pendingRow
+	for rows.Next() {
+		c := &checkRow{}
+		p := &pendingRow{}
+		var cells []byte
+		if err := rows.Scan(&c.seq, &p.file, &p.line, &c.email, &cells, &c.state, &c.base, &c.reason, &c.settled); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if p.cells, err = decodeCells(cells); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		p.seq = c.seq
+		out = append(out, c)
+		pend = append(pend, p)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	for i, p := range pend {
+		t, failed, err := r.task(p)
+		if err != nil {
+			return nil, err
+		}
+		if failed != nil {
+			t = &rowTask{seq: p.seq, line: p.line}
+		}
+		out[i].task = t
+	}
+	return out, nil
+}
+
+// compare says which rows of one email's group are not in the account as
+// they sent: for each field, the last row to send a value must find it
+// there; each row's lists must all hold the contact.
+func (r *run) compare(group []*checkRow, x *ctct.ExportRow, names map[string][]string) map[int]string {
+	fails := map[int]string{}
+	last := map[string]int{} // field -> index of the last row that sent it
+	for i, c := range group {
+		if c.task.rec == nil {
+			continue
+		}
+		for _, f := range r.jobs.fields {
+			if v := bulkValue(c.task.rec, f); v != "" {
+				last[f] = i
+			}
+		}
+	}
+	for _, f := range r.jobs.fields {
+		i, ok := last[f]
+		if !ok || group[i].settled {
+			continue // the value stands from a row settled before, not checked here
+		}
+		want := bulkValue(group[i].task.rec, f)
+		got := x.Get(f)
+		if normalizeValue(f, got) != normalizeValue(f, want) {
+			if _, already := fails[i]; !already {
+				fails[i] = fmt.Sprintf("%s is %q in the account, %q was sent", f, got, want)
+			}
+		}
+	}
+	if names == nil {
+		return fails
+	}
+	have := map[string]bool{}
+	for _, n := range x.Lists {
+		for _, id := range names[n] {
+			have[id] = true
+		}
+	}
+	for i, c := range group {
+		if c.settled {
+			continue
+		}
+		for _, l := range c.task.lists {
+			if !have[l.ID] {
+				if _, already := fails[i]; !already {
+					fails[i] = fmt.Sprintf("the contact is not on list %s", ctct.Number(l.ID))
+				}
+				break
+			}
+		}
+	}
+	return fails
+}
+
+// bulkValue is the value of field the row's job carried.
+func bulkValue(rec *mapping.Record, field string) string {
+	f, ok := ctct.LookupField(field)
+	if !ok {
+		return ""
+	}
+	return f.Get(&rec.Contact)
+}
+
+// normalizeValue is a value as the verification compares it: trimmed as
+// the server trims cells, line breaks as LF, and case folded where the
+// field's values are codes or an enumeration (or an email address).
+func normalizeValue(field, v string) string {
+	v = strings.TrimSpace(v)
+	if strings.ContainsRune(v, '\r') {
+		v = strings.ReplaceAll(strings.ReplaceAll(v, "\r\n", "\n"), "\r", "\n")
+	}
+	switch field {
+	case "EmailAddress", "EmailType", "StateCode", "CountryCode":
+		return strings.ToLower(v)
+	}
+	return v
+}
+
+// accountChanges looks for what changed in the account while the run ran
+// and this run cannot check: a list of the jobs renamed or deleted (the
+// lists are read again: the export names lists), another tool's job, a
+// contact whose status moved while the plan exported. It returns the list
+// names to check memberships by (nil when they cannot be checked) and
+// adds what it found to the run's notes.
+func (r *run) accountChanges(ctx context.Context) (map[string][]string, error) {
+	js := r.jobs
+	var conflicts int64
+	if err := r.st.db.QueryRowContext(ctx, "SELECT count(*) FROM account WHERE conflict = 1").Scan(&conflicts); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if conflicts > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d contacts changed status while the plan exported the account: their rows were decided by the contacts collection", conflicts))
+	}
+	if feed, err := js.bc.Activities().Next(js.work); err == nil {
+		ours, err := r.st.jobIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range feed.Activities {
+			if a.Type == ctct.ActivityExportContacts || ours[a.Key()] || a.InsertTime < js.started.UTC().Format("2006-01-02T15:04:05") {
+				continue
+			}
+			r.notes = append(r.notes, fmt.Sprintf("another tool's %s job (%s) ran during this run: the verification found the account as it left it", a.Type, a.Key()))
+		}
+	}
+	if r.lists.lists == nil {
+		return nil, nil
+	}
+	now, err := r.im.client.Lists(js.work)
+	if err != nil {
+		return nil, fmt.Errorf("verify: read the account's lists again: %w", err)
+	}
+	before := map[string]string{}
+	for _, l := range r.lists.lists {
+		before[ctct.Number(l.ID)] = l.Name
+	}
+	after := map[string]string{}
+	for _, l := range now {
+		after[ctct.Number(l.ID)] = l.Name
+	}
+	changed := false
+	for n, name := range before {
+		switch got, ok := after[n]; {
+		case !ok:
+			r.notes = append(r.notes, fmt.Sprintf("list %s (%q) was deleted during the run: the jobs' memberships of it could not be checked", n, name))
+			changed = true
+		case got != name:
+			r.notes = append(r.notes, fmt.Sprintf("list %s was renamed from %q to %q during the run: memberships were checked under its new name", n, name, got))
+			changed = true
+		}
+	}
+	if !changed {
+		return js.names, nil
+	}
+	return ctct.ListsByName(now, func(l ctct.List) string { return r.im.client.ListURI(ctct.Number(l.ID)) }), nil
+}
+
+// jobIDs are the server's ids of this store's jobs.
+func (st *store) jobIDs(ctx context.Context) (map[string]bool, error) {
+	rows, err := st.db.QueryContext(ctx, "SELECT activity FROM jobs WHERE activity != ''")
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// hasName reports whether a list id is among the lists names maps (a list
+// deleted during the run is not: its export would be refused).
+func hasName(names map[string][]string, id string) bool {
+	for _, ids := range names {
+		if hasString(ids, id) {
+			return true
+		}
+	}
+	return false
+}
