@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,7 +17,7 @@ const groupAnnotation = "ctctbulk_group"
 const helpWidth = 80
 
 // groupOrder is the order of the flag groups in help, as gh orders them.
-var groupOrder = []string{"Input", "Output", "Mapping", "Lists", "Selection", "Run control", "Store", "Credentials", "Realism", "Connection"}
+var groupOrder = []string{"Input", "Output", "Mapping", "Lists", "Bulk", "Selection", "Run control", "Store", "Credentials", "Realism", "Job faults", "Connection"}
 
 // group puts the named flags of fs in a help group.
 func group(fs *pflag.FlagSet, name string, flags ...string) {
@@ -66,7 +68,15 @@ func helpText(cmd *cobra.Command) string {
 		}
 		groups[name].AddFlag(f)
 	})
-	for _, name := range append(groupOrder, "Other") {
+	// The groups in their order, then any group the order does not name
+	// (so that no flag is ever left out of the help), then the others.
+	names := slices.Clone(groupOrder)
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
+		if !slices.Contains(names, name) && name != "Other" {
+			names = append(names, name)
+		}
+	}
+	for _, name := range append(names, "Other") {
 		if fs := groups[name]; fs != nil {
 			fmt.Fprintf(&b, "\n%s flags:\n%s", name, fs.FlagUsagesWrapped(helpWidth))
 		}

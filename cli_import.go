@@ -60,6 +60,7 @@ type importOptions struct {
 	via         string
 	from        string
 	truncate    bool
+	superseded  bool
 	bulkRows    int
 	verify      bool
 	pollFirst   time.Duration
@@ -70,17 +71,21 @@ func newImportCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import [flags] FILE",
 		Short: "put the rows of a CSV file into the account (FILE, or - for stdin)",
-		Long: `Import creates and updates contacts from the rows of a CSV file, only where a
-value differs. Through the contacts collection (--via contacts) emails are
-looked up 50 per request and each row written takes a request or two; through
-bulk activities (--via activities) the account is exported to plan, new and
-changed rows go in jobs of up to 20,000 rows, and an export checks them after.
---via auto (the default) takes activities from 25 rows to send, the API's
-rule. Rows that fail go to FILE.errors.csv; FILE.journal records finished rows
-and sent jobs, so that after Ctrl-C, a crash or --max-requests a run started
-again with --resume continues where it stopped.`,
+		Long: `Import creates and updates contacts from the rows of a CSV file (or of the
+CSV files of a ZIP, such as Mailchimp's audience export), only where a value
+differs. Exports of Mailchimp, HubSpot and Salesforce are recognised by their
+header; a row that says its person opted out, bounced or was cleaned is
+carried over as Do Not Mail, never made Active. Through the contacts
+collection (--via contacts) emails are looked up 50 per request and each row
+written takes a request or two; through bulk activities (--via activities)
+the account is exported to plan, new and changed rows go in jobs of up to
+20,000 rows, and an export checks them after. --via auto (the default) takes
+activities from 25 rows to send, the API's rule. Rows that fail go to
+FILE.errors.csv; FILE.journal is the run's store of every row, so that after
+Ctrl-C, a crash or --max-requests a run started again with --resume
+continues where it stopped.`,
 		Example: `  ctctbulk import --list 1 --list Customers contacts.csv
-  ctctbulk import --map samples/crm.map --list 2 samples/crm_export.csv
+  ctctbulk import --list Newsletter --truncate audience_export.zip
   ctctbulk import --dry-run --daily-quota 10000 big.csv`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -103,8 +108,9 @@ again with --resume continues where it stopped.`,
 	fs.StringVar(&o.optIn, "opt-in-source", ctct.ActionByCustomer, "`SOURCE` of the opt-in: ACTION_BY_CUSTOMER or ACTION_BY_CONTACT")
 	fs.StringVar(&o.from, "from", mapping.FromAuto, "`SYSTEM` the file comes from, for its column names and opt-out columns: "+strings.Join(mapping.SourceNames(), ", ")+", auto (recognised from the header) or none")
 	fs.BoolVar(&o.truncate, "truncate", false, "cut a text value over its field's limit to the limit (the report's _cut column says which) rather than fail the row")
-	group(fs, "Mapping", "map", "col", "empty", "opt-in-source", "from", "truncate")
-	fs.StringVar(&o.optOuts, "opt-outs", "carry", "`carry|skip`: a row whose Status is Do Not Mail: carry (opt the contact out, creating it if new) or skip (report it); such a row never makes a contact Active. A row whose Status is Removed is always skipped: importing it would subscribe it")
+	fs.BoolVar(&o.superseded, "import-superseded", false, "import an error report's rows whose email a later row of the original file set (its _superseded_by column), which are skipped otherwise")
+	group(fs, "Mapping", "map", "col", "empty", "opt-in-source", "from", "truncate", "import-superseded")
+	fs.StringVar(&o.optOuts, "opt-outs", "carry", "`carry|skip`: a row that says its person opted out, bounced or was cleaned (a Status word, an opt-out column, a Mailchimp unsubscribed or cleaned file): carry (opt the contact out, creating it if new) or skip (report it); such a row never makes a contact Active. A row whose Status is Removed is always skipped: importing it would subscribe it")
 	group(fs, "Mapping", "opt-outs")
 	fs.Var(&o.lists, "list", "add every contact to the list `ID|NAME` (repeatable)")
 	fs.BoolVar(&o.createLists, "create-lists", false, "create, before the first row, each list that --list or a ContactLists cell names and the account lacks (otherwise an unknown list is an error)")
@@ -245,8 +251,9 @@ func (o *importOptions) validate() (importer.Options, error) {
 	opts := importer.Options{
 		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists, Retries: o.conn.retries, Grace: o.grace,
 		DryRun: o.dryRun, Resume: o.resume, Recheck: o.recheck, CreateLists: o.createLists, OptOuts: importer.OptOutPolicy(o.optOuts),
-		Reader: importer.ReaderOptions{Encoding: o.encoding},
-		Via:    importer.Via(o.via), BulkRows: o.bulkRows, NoVerify: !o.verify, PollFirst: o.pollFirst,
+		ImportSuperseded: o.superseded,
+		Reader:           importer.ReaderOptions{Encoding: o.encoding},
+		Via:              importer.Via(o.via), BulkRows: o.bulkRows, NoVerify: !o.verify, PollFirst: o.pollFirst,
 	}
 	switch opts.Via {
 	case importer.ViaAuto, importer.ViaContacts, importer.ViaActivities:

@@ -64,6 +64,12 @@ its first state.`,
 	fs.DurationVar(&o.cfg.ActivityDelay, "activity-delay", o.cfg.ActivityDelay, "queue time of a bulk activity: how long it stays PENDING before it runs (0 = none)")
 	fs.Float64Var(&o.cfg.ActivityRate, "activity-rate", o.cfg.ActivityRate, "rows per second a running bulk activity applies or exports (0 = no limit)")
 	group(fs, "Realism", "rate", "rate-burst", "throttle-status", "latency", "jitter", "fail-rate", "drop-rate", "rand-seed", "activity-delay", "activity-rate")
+	fs.StringSliceVar(&o.cfg.JobFaults.FailEmails, "job-fail-emails", nil, "an add job holding one of these `EMAILS` ends in ERROR, applying nothing")
+	fs.BoolVar(&o.cfg.JobFaults.ErrorAfterApply, "job-error-after-apply", false, "with --job-fail-emails: the job applies its rows, then says ERROR")
+	fs.BoolVar(&o.cfg.JobFaults.ErrorsAsCount, "job-errors-as-count", false, "an add job gives its Errors as a count, not one Error per row")
+	fs.IntVar(&o.cfg.JobFaults.LineShift, "job-error-line-shift", 0, "add `N` to every Error's LineNumber")
+	fs.IntVar(&o.cfg.JobFaults.ShortCount, "job-short-count", 0, "take `N` from every add job's TransactionCount")
+	group(fs, "Job faults", "job-fail-emails", "job-error-after-apply", "job-errors-as-count", "job-error-line-shift", "job-short-count")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/spf13/pflag"
 
 	"ctctbulk/importer"
 	"ctctbulk/mapping"
@@ -447,6 +450,18 @@ func TestHelp(t *testing.T) {
 				if strings.Count(l, "(default") > 1 {
 					t.Errorf("two defaults in one line: %q", l)
 				}
+			}
+		})
+	}
+	// Every flag a command defines is in its help (a group the help's
+	// order forgot once hid --via, --bulk-rows and --verify).
+	root := newRootCmd(context.Background(), streams{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
+		getenv: func(string) string { return "" }, notes: &notes{w: io.Discard}})
+	for _, cmd := range root.Commands() {
+		help := helpText(cmd)
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if !f.Hidden && !strings.Contains(help, "--"+f.Name+" ") && !strings.Contains(help, "--"+f.Name+"\n") {
+				t.Errorf("%s --help does not list --%s", cmd.Name(), f.Name)
 			}
 		})
 	}

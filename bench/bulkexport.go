@@ -65,7 +65,7 @@ func scenBulkExport1m(ctx context.Context, e *env) (*result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.add("peak RSS", "< 64 MB", fmt.Sprintf("%.1f MB", float64(res.PeakRSSBytes)/(1<<20)), res.PeakRSSBytes < maxRSS)
+	res.add("peak RSS", "< 64 MB", rssText(res.PeakRSSBytes), rssUnder(res.PeakRSSBytes, maxRSS))
 	small, err := scenBulkExport10k(ctx, e)
 	if small != nil {
 		for _, c := range small.Checks {

@@ -21,7 +21,7 @@ import (
 // whole run, polls included, and the tool's peak RSS.
 const (
 	maxBulkImportRequests = 500
-	maxBulkImportRSS      = 128 << 20
+	maxBulkImportRSS      = 64 << 20
 	// bulkRowsPerJob is the import's --bulk-rows: BULK.md's most rows per
 	// activity (a generated row is about 160 bytes, so 20,000 of them
 	// stay under the 4 MiB limit of an activity's data).
@@ -206,7 +206,7 @@ func bulkImportScenario(ctx context.Context, e *env, name string, n int) (*resul
 		return res, err
 	}
 	addBulkResultChecks(res.add, res.notef, got)
-	res.add("peak RSS", "< 128 MB", fmt.Sprintf("%.1f MB", float64(r.PeakRSS)/(1<<20)), r.PeakRSS < maxBulkImportRSS)
+	res.add("peak RSS", "< 64 MB", rssText(r.PeakRSS), rssUnder(r.PeakRSS, maxBulkImportRSS))
 	return res, nil
 }
 

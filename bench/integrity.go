@@ -32,7 +32,7 @@ func scenDupEmails200k(ctx context.Context, e *env) (*result, error) {
 	res.add("exit code", "0", strconv.Itoa(r.Exit), r.Exit == 0)
 	res.add("rows read", strconv.Itoa(n), strconv.FormatInt(s.Read, 10), s.Read == int64(n))
 	res.add("created, unchanged", fmt.Sprintf("3, %d", n-3), fmt.Sprintf("%d, %d", s.Created, s.Unchanged), s.Created == 3 && s.Unchanged == int64(n-3))
-	res.add("peak RSS", "< 64 MB", fmt.Sprintf("%.1f MB", float64(r.PeakRSS)/(1<<20)), r.PeakRSS < maxRSS)
+	res.add("peak RSS", "< 64 MB", rssText(r.PeakRSS), rssUnder(r.PeakRSS, maxRSS))
 	res.notef("%d requests", s.Requests)
 	return res, nil
 }

@@ -365,10 +365,10 @@ func printTable(w io.Writer, results []*result) {
 		if r.Rate > 0 {
 			ratio = fmt.Sprintf("%.3f", r.RateRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1fs\t%.1f\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%.1f MB\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%.1fs\t%.1f\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\t%s\t\n",
 			r.Scenario, r.Rows, r.ElapsedSeconds, r.RequestsPerSecond, ratio, r.RequestsPerRow,
 			r.PerRow["POST"], r.PerRow["GET"], r.PerRow["PUT"], r.Throttled, r.Retries,
-			float64(r.PeakRSSBytes)/(1<<20), r.verdict())
+			rssText(r.PeakRSSBytes), r.verdict())
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

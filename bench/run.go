@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,8 +23,13 @@ type cliRun struct {
 	Exit    int  // exit code; -1 when ended by a signal
 	Killed  bool // ended by SIGKILL from the harness
 	Elapsed time.Duration
-	// PeakRSS is the child's maximum resident set size in bytes
-	// (getrusage ru_maxrss).
+	// PeakRSS is the child's own peak resident set size in bytes: its
+	// VmHWM, read from /proc while it runs. getrusage's ru_maxrss is not
+	// it: on Linux a child starts from its parent's high-water mark (exec
+	// keeps it; Go spawns with CLONE_VM|CLONE_VFORK), so after a big
+	// scenario the harness's own peak would be reported for every later
+	// child. -1 when it cannot be told: the child ended before a reading,
+	// and its ru_maxrss does not rise above the harness's own peak.
 	PeakRSS int64
 	Stdout  string
 	Stderr  string
@@ -53,9 +61,11 @@ func startCLI(e *env, environ []string, args ...string) (*cliProc, error) {
 		fmt.Fprintf(os.Stderr, "  $ ctctbulk %v\n", args)
 	}
 	p.start = time.Now()
+	harnessPeak := selfMaxRSS()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start ctctbulk %s: %w", args[0], err)
 	}
+	hwm := watchHWM(cmd.Process.Pid, p.done)
 	go func() {
 		defer close(p.done)
 		err := cmd.Wait()
@@ -69,8 +79,11 @@ func startCLI(e *env, environ []string, args ...string) (*cliProc, error) {
 		}
 		if st := cmd.ProcessState; st != nil {
 			r.Exit = st.ExitCode()
-			if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-				r.PeakRSS = ru.Maxrss * 1024 // kilobytes on Linux
+			r.PeakRSS = -1
+			if peak := hwm.Load(); peak > 0 {
+				r.PeakRSS = peak
+			} else if ru, ok := st.SysUsage().(*syscall.Rusage); ok && ru.Maxrss*1024 > harnessPeak {
+				r.PeakRSS = ru.Maxrss * 1024 // kilobytes on Linux; above the harness's, so the child's own
 			}
 		} else {
 			r.Exit = -1
@@ -174,3 +187,61 @@ type exportSummary struct {
 	ElapsedSeconds float64          `json:"elapsed_seconds"`
 	Stopped        string           `json:"stopped"`
 }
+
+// hwmPoll is how often a child's high-water mark is read.
+const hwmPoll = 10 * time.Millisecond
+
+// watchHWM reads the VmHWM of process pid from /proc every hwmPoll until
+// done is closed, and returns the largest reading, in bytes (0 while none).
+func watchHWM(pid int, done <-chan struct{}) *atomic.Int64 {
+	var peak atomic.Int64
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	read := func() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				if err == nil && kb*1024 > peak.Load() {
+					peak.Store(kb * 1024)
+				}
+			}
+		}
+	}
+	go func() {
+		t := time.NewTicker(hwmPoll)
+		defer t.Stop()
+		for {
+			read()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return &peak
+}
+
+// selfMaxRSS is the harness's own peak resident set size, in bytes.
+func selfMaxRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024
+}
+
+// rssText writes a peak RSS figure, "not measurable" when it is not.
+func rssText(b int64) string {
+	if b < 0 {
+		return "not measurable"
+	}
+	return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
+}
+
+// rssUnder reports whether a measured peak is under limit; an unmeasurable
+// one is not a pass.
+func rssUnder(b, limit int64) bool { return b >= 0 && b < limit }

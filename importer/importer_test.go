@@ -33,7 +33,7 @@ type env struct {
 // newEnv serves a sandbox of cfg and returns a client of it with
 // clientOpts, where they are zero: Basic auth, no client-side rate limit,
 // short backoffs, 8 retries.
-func newEnv(t *testing.T, cfg sandbox.Options, clientOpts ...ctct.Options) *env {
+func newEnv(t testing.TB, cfg sandbox.Options, clientOpts ...ctct.Options) *env {
 	t.Helper()
 	if cfg.DB == "" {
 		cfg.DB = ":memory:"

@@ -175,6 +175,9 @@ func (im *Importer) convertRow(seq int64, src *source, row *Row, width int) *rea
 	}
 	rec, err := src.m.Convert(withoutEmptyExtras(row.Cells, width), row.Line)
 	if err != nil {
+		// Whose row it is, when its email is valid: a later row of the
+		// email may supersede it.
+		r.email = src.m.Email(row.Cells)
 		r.outcome, r.reason = statusFailed, err.Error()
 		return r
 	}

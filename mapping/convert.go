@@ -146,6 +146,23 @@ func (m *Mapping) Convert(cells []string, line int) (*Record, error) {
 	return rec, nil
 }
 
+// Email returns the row's email address, trimmed and lower-cased, when
+// its cell holds a valid one, else "": a row that fails for another
+// column still says whose it is.
+func (m *Mapping) Email(cells []string) string {
+	for i := range m.plan {
+		p := &m.plan[i]
+		if p.field.Name != "EmailAddress" || p.idx >= len(cells) {
+			continue
+		}
+		v := p.field.Normalize(unescapeFormula(strings.TrimSpace(cells[p.idx])))
+		if p.field.Check(v, nil) == nil {
+			return v
+		}
+	}
+	return ""
+}
+
 // Facts are what Check learns of a valid row beyond its values.
 type Facts struct {
 	OptOut  string // see Record.OptOut
