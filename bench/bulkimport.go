@@ -506,3 +506,181 @@ func compareReport(got map[int][]string, want map[int]string) reportDiff {
 	}
 	return d
 }
+
+// maxRSSSlope is the most the import's peak RSS may grow per 100,000 rows
+// between bulk-import-100k and the larger bulk-import scenarios.
+const maxRSSSlope = 1 << 20
+
+// rssSlope is a result holding the peak RSS slope between
+// bulk-import-100k and bulk-import-1m (and -3m) when the run measured
+// them, nil otherwise.
+func rssSlope(results []*result) *result {
+	peak := map[int64]int64{}
+	for _, r := range results {
+		if strings.HasPrefix(r.Scenario, "bulk-import-") && !strings.Contains(r.Scenario, "dup") && r.PeakRSSBytes > 0 {
+			peak[r.Rows] = r.PeakRSSBytes
+		}
+	}
+	small, ok := peak[100_000]
+	if !ok {
+		return nil
+	}
+	res := &result{Scenario: "bulk-import RSS slope"}
+	var parts []string
+	ok = false
+	worst := 0.0
+	for _, n := range []int64{1_000_000, 3_000_000} {
+		big, has := peak[n]
+		if !has {
+			continue
+		}
+		ok = true
+		slope := float64(big-small) / float64(n-100_000) * 100_000
+		worst = max(worst, slope)
+		parts = append(parts, fmt.Sprintf("100k -> %dk: %+.2f MB per 100k rows (%.1f MB -> %.1f MB)", n/1000, slope/(1<<20), float64(small)/(1<<20), float64(big)/(1<<20)))
+	}
+	if !ok {
+		return nil
+	}
+	res.add("peak RSS slope", "< 1 MB per 100k rows", "bulk-import RSS slope: "+strings.Join(parts, "; "), worst < maxRSSSlope)
+	res.finish()
+	return res
+}
+
+// scenBulkDup3 is bulk-import-1m-dup3: 1,000,000 rows of 3 emails, each
+// row a new first name, through jobs: every row is applied in order (the
+// jobs wait for each other), the last of each email stands, and the
+// process's memory does not grow with the rows of one email.
+func scenBulkDup3(ctx context.Context, e *env) (*result, error) {
+	n := e.rows(1_000_000)
+	input := filepath.Join(e.dir, "bulk-import-1m-dup3.csv")
+	f, err := os.Create(input)
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("Email,First Name,Last Name\n")
+	for i := range n {
+		fmt.Fprintf(w, "dup%d@example.com,First%d,Same\n", i%3, i)
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		return nil, err
+	}
+	return importAndCheckLast(ctx, e, "bulk-import-1m-dup3", input, n, map[string]int64{"created": 3, "updated": int64(n - 3)},
+		func(get func(email string) map[string]string) []string {
+			var bad []string
+			for k := range 3 {
+				last := n - 1 - ((n - 1 - k) % 3)
+				if c := get(fmt.Sprintf("dup%d@example.com", k)); c == nil || c["FirstName"] != fmt.Sprintf("First%d", last) {
+					bad = append(bad, fmt.Sprintf("dup%d: %v, want First%d", k, c, last))
+				}
+			}
+			return bad
+		})
+}
+
+// scenMailchimp500k is mailchimp-500k: a Mailchimp subscribed-members
+// export of 500,000 rows (every column of the real export, the one-cell
+// Address) through jobs into an empty account.
+func scenMailchimp500k(ctx context.Context, e *env) (*result, error) {
+	n := e.rows(500_000)
+	input := filepath.Join(e.dir, "subscribed_members_export_500k.csv")
+	f, err := os.Create(input)
+	if err != nil {
+		return nil, err
+	}
+	w := csv.NewWriter(bufio.NewWriter(f))
+	w.Write([]string{"Email Address", "First Name", "Last Name", "Address", "Phone Number", "Birthday", "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP",
+		"CONFIRM_TIME", "CONFIRM_IP", "LATITUDE", "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION", "LAST_CHANGED", "LEID", "EUID", "NOTES", "TAGS"})
+	cities := []string{"Springfield  IL  62701", "Austin  TX  73301", "Portland  Oregon  97204", "Toronto  ON  M5H 2N2"}
+	for i := range n {
+		w.Write([]string{fmt.Sprintf("member%07d@example.com", i), fmt.Sprintf("First%d", i), "Member",
+			fmt.Sprintf("%d Main St  %s  %s", i%9999+1, cities[i%len(cities)], []string{"US", "US", "US", "CA"}[i%4]),
+			fmt.Sprintf("(555) 01%d-%04d", i%10, i%10000), "", "4", "2021-03-04 10:22:11", "203.0.113.9", "2021-03-04 10:22:11", "203.0.113.9",
+			"41.8", "-87.6", "-6", "-5", "America/Chicago", "US", "IL", "2026-11-30 00:00:00", fmt.Sprint(100000000 + i), fmt.Sprintf("%08x", i), "", `"Newsletter"`})
+	}
+	w.Flush()
+	if err := errors.Join(w.Error(), f.Close()); err != nil {
+		return nil, err
+	}
+	return importAndCheckLast(ctx, e, "mailchimp-500k", input, n, map[string]int64{"created": int64(n)},
+		func(get func(email string) map[string]string) []string {
+			var bad []string
+			for _, i := range []int{0, 1, 2, 3, n / 2, n - 1} {
+				c := get(fmt.Sprintf("member%07d@example.com", i))
+				wantState := []string{"IL", "TX", "OR", "ON"}[i%4]
+				if c == nil || c["Status"] != "Active" || c["StateCode"] != wantState || c["Addr1"] != fmt.Sprintf("%d Main St", i%9999+1) {
+					bad = append(bad, fmt.Sprintf("member %d: %v", i, c))
+				}
+			}
+			return bad
+		})
+}
+
+// importAndCheckLast imports input (n rows) --via activities into an
+// empty sandbox, checks the summary's outcomes, the requests and the
+// process's peak RSS, and checks a few contacts with check.
+func importAndCheckLast(ctx context.Context, e *env, name, input string, n int, want map[string]int64,
+	check func(get func(email string) map[string]string) []string) (*result, error) {
+	db := filepath.Join(e.dir, name+".db")
+	for _, p := range []string{db, input + ".journal", input + ".errors.csv"} {
+		os.Remove(p)
+	}
+	sb, err := startSandbox(ctx, e, name, sandboxConfig{DB: db, RandSeed: e.seed}, startupLimit)
+	if err != nil {
+		return nil, err
+	}
+	before, err := sb.Stats(ctx)
+	if err != nil {
+		sb.Stop()
+		return nil, err
+	}
+	sumPath := filepath.Join(e.dir, name+".summary.json")
+	r, err := runCLI(ctx, e, clientEnv(sb.URL), runLimit, bulkImportArgs("activities", input, sumPath)...)
+	if err != nil {
+		sb.Stop()
+		return nil, err
+	}
+	after, err := sb.Stats(ctx)
+	if err != nil {
+		sb.Stop()
+		return nil, err
+	}
+	var s importSummary
+	if err := readJSON(sumPath, &s); err != nil {
+		sb.Stop()
+		return nil, fmt.Errorf("import exit %d: %w (stderr: %s)", r.Exit, err, tail(r.Stderr, 400))
+	}
+	res := &result{}
+	res.measure(before, after, s.Read, r.Elapsed, 0)
+	res.Retries, res.PeakRSSBytes = s.Retries, r.PeakRSS
+	res.notef("wall time %s; %d jobs, %d export jobs, %d rows verified; requests by method %v", r.Elapsed.Round(time.Millisecond), s.BulkJobs, s.ExportJobs, s.Verified, s.ByMethod)
+	res.add("exit code", "0", strconv.Itoa(r.Exit), r.Exit == 0)
+	if r.Exit != 0 {
+		res.notef("stderr: %s", tail(r.Stderr, 400))
+	}
+	res.add("rows read, none pending", fmt.Sprintf("%d, 0", n), fmt.Sprintf("%d, %d", s.Read, s.Pending), s.Read == int64(n) && s.Pending == 0)
+	res.add("row outcomes c/u/=/s/f", outcomesString(want), outcomesString(summaryOutcomes(&s)), maps2Equal(want, summaryOutcomes(&s)))
+	res.add("requests (summary, polls included)", "<= 130", strconv.FormatInt(s.Requests, 10), s.Requests <= 130)
+	var emails []string
+	check(func(email string) map[string]string { emails = append(emails, email); return nil })
+	contacts, err := readContacts(ctx, sb.URL, emails)
+	if serr := sb.Stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return res, err
+	}
+	bad := check(func(email string) map[string]string {
+		if c, ok := contacts[email]; ok {
+			return c
+		}
+		return nil
+	})
+	res.add("contacts checked", "as the file's last rows", fmt.Sprintf("%d wrong", len(bad)), len(bad) == 0)
+	for _, b := range bad {
+		res.notef("%s", b)
+	}
+	res.add("peak RSS", "< 64 MB", rssText(r.PeakRSS), rssUnder(r.PeakRSS, maxBulkImportRSS))
+	return res, nil
+}

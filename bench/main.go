@@ -169,6 +169,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	m.LoadAfter = loadAvg()
 	printTable(stdout, results)
+	if slope := rssSlope(results); slope != nil {
+		fmt.Fprintln(stdout, slope.Checks[0].Got)
+		results = append(results, slope)
+	}
 	passed, failed := 0, 0
 	for _, r := range results {
 		if r.Pass {

@@ -235,3 +235,27 @@ func compareState(want map[string]*expected, got map[string][]record) stateDiff 
 	}
 	return d
 }
+
+// readContacts reads the contacts of the given emails from the sandbox at
+// url (a search, then a GET of each), by lower-cased email; an email with
+// no contact is absent.
+func readContacts(ctx context.Context, url string, emails []string) (map[string]record, error) {
+	c, err := ctct.NewClient(url, sandboxUser, ctct.Options{APIKey: sandboxAPIKey, Password: sandboxPassword,
+		Limiter: rate.NewLimiter(rate.Inf, 1), Retries: 12, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, UserAgent: "ctctbulk-bench"})
+	if err != nil {
+		return nil, fmt.Errorf("read contacts: %w", err)
+	}
+	found, err := c.SearchEmails(ctx, emails)
+	if err != nil {
+		return nil, fmt.Errorf("read contacts: %w", err)
+	}
+	out := map[string]record{}
+	for _, s := range found {
+		ct, err := c.GetContact(ctx, s.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read contacts: %w", err)
+		}
+		out[strings.ToLower(ct.EmailAddress)] = contactRecord(ct)
+	}
+	return out, nil
+}

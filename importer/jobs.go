@@ -100,8 +100,9 @@ type jobSender struct {
 	posted    int
 	sameLists string
 	// assigned are the rows put in open jobs and not yet written to the
-	// store: row, job, data line.
-	assigned [][3]int64
+	// store: row, job, data line; assignedJob the same by row.
+	assigned    [][3]int64
+	assignedJob map[int64]int64
 	// rate is the rows per second the server was seen to apply a job at,
 	// and queue how long the last job waited before it ran: from the
 	// server's own times, never from our polls.
@@ -142,7 +143,7 @@ func (r *run) startJobs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	js := &jobSender{r: r, im: r.im, bc: bc, open: map[string]*openJob{}, nextSeq: next + 1,
+	js := &jobSender{r: r, im: r.im, bc: bc, open: map[string]*openJob{}, nextSeq: next + 1, assignedJob: map[int64]int64{},
 		rate: assumedRowsPerSecond, started: r.im.opts.Now()}
 	js.work, js.cancel = r.im.graceContext(ctx)
 	seen := map[string]bool{}
@@ -367,6 +368,7 @@ func (js *jobSender) add(ctx context.Context, p *pendingRow) error {
 		oj.waitFor[waitFor] = true
 	}
 	js.assigned = append(js.assigned, [3]int64{p.seq, oj.seq, int64(line)})
+	js.assignedJob[p.seq] = oj.seq
 	if oj.enc.Rows() >= js.im.opts.BulkRows {
 		return js.post(ctx, oj, true)
 	}
@@ -387,10 +389,8 @@ func (js *jobSender) add(ctx context.Context, p *pendingRow) error {
 // open, unfinished or ended-and-applied job: ok), or not applied, or gone
 // through the contacts collection (not ok).
 func (js *jobSender) depJob(ctx context.Context, dep int64) (job int64, ok bool, err error) {
-	for i := len(js.assigned) - 1; i >= 0; i-- {
-		if js.assigned[i][0] == dep {
-			return js.assigned[i][1], true, nil
-		}
+	if job, ok := js.assignedJob[dep]; ok {
+		return job, true, nil
 	}
 	var j sql.NullInt64
 	var path, state int
@@ -459,6 +459,7 @@ func (js *jobSender) flushAssigned(ctx context.Context) error {
 		return nil
 	})
 	js.assigned = js.assigned[:0]
+	clear(js.assignedJob)
 	return err
 }
 
@@ -543,7 +544,8 @@ func (js *jobSender) pullOut(ctx context.Context, job int64) (bool, error) {
 	moved := false
 	for {
 		res, err := js.r.st.db.ExecContext(ctx, `UPDATE rows SET path = ?, job = NULL, data_line = NULL, class = '', reason = '', dep = NULL
-			WHERE job = ? AND dep IN (SELECT seq FROM rows WHERE path != ? OR job_state IN (?, ?))`, pathContacts, job, pathJob, jobFailed, jobUncertain)
+			WHERE job = ? AND EXISTS (SELECT 1 FROM rows d WHERE d.seq = rows.dep AND (d.path != ? OR d.job_state IN (?, ?)))`,
+			pathContacts, job, pathJob, jobFailed, jobUncertain)
 		if err != nil {
 			return moved, fmt.Errorf("journal: %w", err)
 		}

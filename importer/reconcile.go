@@ -203,7 +203,7 @@ func (r *run) settleDependents(ctx context.Context) error {
 	st := r.st
 	return st.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE rows SET outcome = class, class = '', run = ?
-			WHERE path = ? AND outcome = '' AND dep IN (SELECT seq FROM rows WHERE outcome IN (?, ?, ?))`,
+			WHERE path = ? AND outcome = '' AND EXISTS (SELECT 1 FROM rows d WHERE d.seq = rows.dep AND d.outcome IN (?, ?, ?))`,
 			st.run, pathSettled, statusCreated, statusUpdated, statusUnchanged)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)

@@ -116,6 +116,11 @@ type checkRow struct {
 	settled bool
 }
 
+// checkLoad is the most rows one lookup of the store loads for a batch of
+// export rows: an email with more rows (a file that repeats a few emails)
+// is checked by streaming its rows from the store.
+const checkLoad = 5000
+
 // checkBatch checks the rows of the emails of a batch of export rows.
 func (r *run) checkBatch(ctx context.Context, batch []*ctct.ExportRow, names map[string][]string) error {
 	if len(batch) == 0 {
@@ -128,15 +133,14 @@ func (r *run) checkBatch(ctx context.Context, batch []*ctct.ExportRow, names map
 		byEmail[e] = x
 		emails = append(emails, e)
 	}
-	rows, err := r.rowsToCheck(ctx, emails)
+	rows, err := r.rowsToCheck(ctx, `email IN (?`+strings.Repeat(",?", len(emails)-1)+`)`, anys(emails), 0, checkLoad+1)
 	if err != nil {
 		return err
 	}
-	type result struct {
-		seq             int64
-		outcome, reason string
+	cut := "" // rows of this email on are not all loaded
+	if len(rows) > checkLoad {
+		cut = rows[len(rows)-1].email
 	}
-	var results []result
 	for start := 0; start < len(rows); {
 		end := start + 1
 		for end < len(rows) && rows[end].email == rows[start].email {
@@ -144,20 +148,124 @@ func (r *run) checkBatch(ctx context.Context, batch []*ctct.ExportRow, names map
 		}
 		group := rows[start:end]
 		start = end
-		if !slices.ContainsFunc(group, func(c *checkRow) bool { return !c.settled }) {
-			continue // only rows settled before: nothing to check
+		if cut != "" && group[0].email >= cut {
+			break
 		}
-		fails := r.compare(group, byEmail[group[0].email], names)
-		applied, err := r.st.appliedBefore(ctx, group[0].email, group[0].seq)
-		if err != nil {
+		if err := r.checkEmail(ctx, group[0].email, byEmail[group[0].email], names, group); err != nil {
 			return err
 		}
-		for i, c := range group {
+	}
+	if cut == "" {
+		return nil
+	}
+	slices.Sort(emails)
+	for _, e := range emails {
+		if e >= cut {
+			if err := r.checkEmail(ctx, e, byEmail[e], names, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkChunk is the rows of one email checkEmail reads at once.
+const checkChunk = 2000
+
+// lastValue is the last value a field was sent for an email, and by which
+// row.
+type lastValue struct {
+	seq     int64
+	value   string
+	settled bool
+}
+
+// checkEmail checks the rows of one email against the account's row x:
+// every value a row was the last of its email to send must be there, and
+// every list it named. The rows are group when loaded, else streamed from
+// the store in two passes (the last senders first). Applied rows get
+// their outcome: created for the first when the account did not have the
+// email, updated otherwise; rows not as sent fail with what differs.
+func (r *run) checkEmail(ctx context.Context, email string, x *ctct.ExportRow, names map[string][]string, group []*checkRow) error {
+	each := func(f func([]*checkRow) error) error {
+		if group != nil {
+			return f(group)
+		}
+		for after := int64(0); ; {
+			chunk, err := r.rowsToCheck(ctx, "email = ?", []any{email}, after, checkChunk)
+			if err != nil || len(chunk) == 0 {
+				return err
+			}
+			after = chunk[len(chunk)-1].seq
+			if err := f(chunk); err != nil {
+				return err
+			}
+		}
+	}
+	last := map[string]lastValue{}
+	first := int64(-1)
+	err := each(func(rows []*checkRow) error {
+		for _, c := range rows {
+			if first < 0 {
+				first = c.seq
+			}
+			if c.task.rec == nil {
+				continue
+			}
+			for _, f := range r.jobs.fields {
+				if v := bulkValue(c.task.rec, f); v != "" {
+					last[f] = lastValue{seq: c.seq, value: v, settled: c.settled}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil || first < 0 {
+		return err
+	}
+	fails := map[int64]string{}
+	for _, f := range r.jobs.fields {
+		lv, ok := last[f]
+		if !ok || lv.settled {
+			continue // the value stands from a row settled before, not checked here
+		}
+		if got := x.Get(f); normalizeValue(f, got) != normalizeValue(f, lv.value) {
+			if _, already := fails[lv.seq]; !already {
+				fails[lv.seq] = fmt.Sprintf("%s is %q in the account, %q was sent", f, got, lv.value)
+			}
+		}
+	}
+	have := map[string]bool{}
+	for _, n := range x.Lists {
+		for _, id := range names[n] {
+			have[id] = true
+		}
+	}
+	applied, err := r.st.appliedBefore(ctx, email, first)
+	if err != nil {
+		return err
+	}
+	return each(func(rows []*checkRow) error {
+		type result struct {
+			seq             int64
+			outcome, reason string
+		}
+		var results []result
+		for _, c := range rows {
 			if c.settled {
 				applied = true
 				continue
 			}
-			if why, bad := fails[i]; bad {
+			why, bad := fails[c.seq]
+			if !bad && names != nil {
+				for _, l := range c.task.lists {
+					if !have[l.ID] {
+						why, bad = fmt.Sprintf("the contact is not on list %s", ctct.Number(l.ID)), true
+						break
+					}
+				}
+			}
+			if bad {
 				reason := "verification: after its bulk job, " + why
 				if c.state == jobUncertain {
 					reason = fmt.Sprintf("%s, and %s: not applied as sent; import the row again", c.reason, why)
@@ -173,31 +281,33 @@ func (r *run) checkBatch(ctx context.Context, batch []*ctct.ExportRow, names map
 			results = append(results, result{c.seq, outcome, ""})
 			r.im.counts.verified.Add(1)
 		}
-	}
-	wctx := context.WithoutCancel(ctx)
-	return r.st.tx(wctx, func(tx *sql.Tx) error {
-		up, err := tx.PrepareContext(wctx, "UPDATE rows SET outcome = ?, reason = ?, run = ? WHERE seq = ?")
-		if err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		defer up.Close()
-		for _, res := range results {
-			if _, err := up.ExecContext(wctx, res.outcome, res.reason, r.st.run, res.seq); err != nil {
+		wctx := context.WithoutCancel(ctx)
+		return r.st.tx(wctx, func(tx *sql.Tx) error {
+			up, err := tx.PrepareContext(wctx, "UPDATE rows SET outcome = ?, reason = ?, run = ? WHERE seq = ?")
+			if err != nil {
 				return fmt.Errorf("journal: %w", err)
 			}
-		}
-		r.im.counts.done.Add(int64(len(results)))
-		return nil
+			defer up.Close()
+			for _, res := range results {
+				if _, err := up.ExecContext(wctx, res.outcome, res.reason, r.st.run, res.seq); err != nil {
+					return fmt.Errorf("journal: %w", err)
+				}
+			}
+			r.im.counts.done.Add(int64(len(results)))
+			return nil
+		})
 	})
 }
 
-// rowsToCheck returns the rows of emails the jobs applied or left
-// uncertain, by email then file order.
-func (r *run) rowsToCheck(ctx context.Context, emails []string) ([]*checkRow, error) {
+// rowsToCheck returns up to limit rows the jobs applied or left uncertain,
+// with the rows of the same emails applied before, that match where (a
+// condition on email) after sequence number after, by email then file
+// order.
+func (r *run) rowsToCheck(ctx context.Context, where string, args []any, after int64, limit int) ([]*checkRow, error) {
 	q := `SELECT seq, file, line, email, cells, job_state, base_exists, reason, outcome != '' FROM rows
-		WHERE email IN (?` + strings.Repeat(",?", len(emails)-1) + `) AND (path = ? AND outcome = '' AND job_state IN (?, ?) OR outcome IN (?, ?))
-		ORDER BY email, seq`
-	args := append(anys(emails), pathJob, jobApplied, jobUncertain, statusCreated, statusUpdated)
+		WHERE ` + where + ` AND seq > ? AND (path = ? AND outcome = '' AND job_state IN (?, ?) OR outcome IN (?, ?))
+		ORDER BY email, seq LIMIT ?`
+	args = append(args, after, pathJob, jobApplied, jobUncertain, statusCreated, statusUpdated, limit)
 	rows, err := r.st.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -234,60 +344,6 @@ func (r *run) rowsToCheck(ctx context.Context, emails []string) ([]*checkRow, er
 		out[i].task = t
 	}
 	return out, nil
-}
-
-// compare says which rows of one email's group are not in the account as
-// they sent: for each field, the last row to send a value must find it
-// there; each row's lists must all hold the contact.
-func (r *run) compare(group []*checkRow, x *ctct.ExportRow, names map[string][]string) map[int]string {
-	fails := map[int]string{}
-	last := map[string]int{} // field -> index of the last row that sent it
-	for i, c := range group {
-		if c.task.rec == nil {
-			continue
-		}
-		for _, f := range r.jobs.fields {
-			if v := bulkValue(c.task.rec, f); v != "" {
-				last[f] = i
-			}
-		}
-	}
-	for _, f := range r.jobs.fields {
-		i, ok := last[f]
-		if !ok || group[i].settled {
-			continue // the value stands from a row settled before, not checked here
-		}
-		want := bulkValue(group[i].task.rec, f)
-		got := x.Get(f)
-		if normalizeValue(f, got) != normalizeValue(f, want) {
-			if _, already := fails[i]; !already {
-				fails[i] = fmt.Sprintf("%s is %q in the account, %q was sent", f, got, want)
-			}
-		}
-	}
-	if names == nil {
-		return fails
-	}
-	have := map[string]bool{}
-	for _, n := range x.Lists {
-		for _, id := range names[n] {
-			have[id] = true
-		}
-	}
-	for i, c := range group {
-		if c.settled {
-			continue
-		}
-		for _, l := range c.task.lists {
-			if !have[l.ID] {
-				if _, already := fails[i]; !already {
-					fails[i] = fmt.Sprintf("the contact is not on list %s", ctct.Number(l.ID))
-				}
-				break
-			}
-		}
-	}
-	return fails
 }
 
 // bulkValue is the value of field the row's job carried.
