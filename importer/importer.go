@@ -445,8 +445,10 @@ type run struct {
 	// contactsReasons count why the plan sent rows through the contacts
 	// collection rather than in jobs.
 	contactsReasons map[string]int64
-	// superseded counts the failed rows the report marks superseded.
-	superseded int64
+	// superseded counts the failed rows the report marks superseded;
+	// saidContacts the rows a warning said go through the collection.
+	superseded   int64
+	saidContacts int64
 }
 
 // stages runs the stages in order. An error stops the run; rows not

@@ -130,6 +130,9 @@ func (r *run) plan(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := r.sayContactsRowsAhead(ctx); err != nil {
+		return err
+	}
 	if err := r.jobs.learnAccount(ctx); err != nil {
 		return err
 	}
@@ -448,13 +451,43 @@ func (r *run) smallLoadToContacts(ctx context.Context) error {
 	return nil
 }
 
+// sayContactsRowsAhead warns, before the plan's first request, when a
+// bulk run will send more than MinBulkRows rows through the contacts
+// collection for what the rows alone say (an opt-out to carry over, a
+// Country Name no code stands for): how many, why, and how to avoid it.
+// The run goes on: an opt-out has no other way in.
+func (r *run) sayContactsRowsAhead(ctx context.Context) error {
+	var optOuts, noBulk int64
+	err := r.st.db.QueryRowContext(ctx, `SELECT coalesce(sum(opt_out != ''), 0), coalesce(sum(opt_out = '' AND flags & ? != 0), 0)
+		FROM rows WHERE outcome = '' AND path = 0`, flagNoBulk).Scan(&optOuts, &noBulk)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if r.im.opts.OptOuts == OptOutsSkip {
+		optOuts = 0
+	}
+	why := map[string]int64{}
+	if optOuts > 0 {
+		why["opt-outs to carry over (no bulk job can opt a contact out; --opt-outs skip reports them instead)"] = optOuts
+	}
+	if noBulk > 0 {
+		why["a Country Name no ISO code stands for (make it a name or code ctctbulk knows, or map the column to - to leave it out)"] = noBulk
+	}
+	if n := optOuts + noBulk; n > MinBulkRows {
+		_, text := bySignal(why)
+		r.im.opts.Warnf("%d rows will go through the contacts collection, a request or more each, rather than in bulk jobs: %s", n, text)
+		r.saidContacts = n
+	}
+	return nil
+}
+
 // sayContactsRows warns, before the first row is sent, when a bulk run
 // sends more than MinBulkRows rows through the contacts collection: how
 // many, why, and how to avoid it. The API wants such loads in jobs; the
 // run goes on, since opt-outs have no other way in.
 func (r *run) sayContactsRows(ctx context.Context) error {
 	n, err := r.st.countPath(ctx, pathContacts)
-	if err != nil || n <= MinBulkRows {
+	if err != nil || n <= MinBulkRows || n == r.saidContacts {
 		return err
 	}
 	total, text := bySignal(r.contactsReasons)
