@@ -16,7 +16,7 @@ import (
 // before it runs; with it, a million-row import stays in a small, flat
 // footprint (see docs/PERFORMANCE.md). It is a soft limit: a heap that
 // needs more gets it.
-const softMemoryLimit = 80 << 20
+const softMemoryLimit = 48 << 20
 
 func main() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {

@@ -196,6 +196,17 @@ type ExportOptions struct {
 // back to a row). List ids are resolved with ListURI. It checks the
 // request as far as the client can, before anything is sent.
 func (c *Client) ActivityForm(req *ActivityRequest) (url.Values, *BulkData, error) {
+	v, data, err := c.activityForm(req)
+	if err == nil && data != nil {
+		v.Set("data", string(data.CSV))
+	}
+	return v, data, err
+}
+
+// activityForm is ActivityForm with the data parameter left out of the
+// form (it is the returned data's text), so that an add job's body can be
+// escaped straight from it.
+func (c *Client) activityForm(req *ActivityRequest) (url.Values, *BulkData, error) {
 	v := url.Values{}
 	typ := req.Type
 	v.Set("activityType", typ)
@@ -236,13 +247,11 @@ func (c *Client) ActivityForm(req *ActivityRequest) (url.Values, *BulkData, erro
 		case len(data.CSV) > MaxActivityData:
 			return nil, nil, fmt.Errorf("%s: %d bytes: %w", typ, len(data.CSV), ErrDataTooLarge)
 		}
-		v.Set("data", string(data.CSV))
 	case needRows:
 		var err error
 		if data, err = EncodeBulkData(req.Rows); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", typ, err)
 		}
-		v.Set("data", string(data.CSV))
 	case data != nil:
 		return nil, nil, fmt.Errorf("%s takes no rows", typ)
 	case len(req.Rows) > 0:

@@ -193,7 +193,7 @@ func openLockedStore(ctx context.Context, spec storeSpec) (*store, error) {
 	// WAL and synchronous=NORMAL: a commit survives a killed process; the
 	// page cache is bounded, so a store of millions of rows costs the run
 	// a few megabytes.
-	dsn := "file:" + filepath.ToSlash(spec.path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-8000)&_pragma=temp_store(FILE)&_pragma=busy_timeout(5000)"
+	dsn := "file:" + filepath.ToSlash(spec.path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-2000)&_pragma=temp_store(FILE)&_pragma=busy_timeout(5000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
