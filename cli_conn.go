@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -93,8 +95,47 @@ type connection struct {
 	// files that must never be applied to another account (journal, state,
 	// manifest): "sandbox FILE" with FILE absolute, or "URL account USER".
 	target string
-	close  func()
+	// credentials says where the secret came from, for the message of a
+	// rejection: "CTCT_PASSWORD", "--password-file FILE", "CTCT_ACCESS_TOKEN".
+	credentials string
+	// fresh is set when the run created the sandbox's file: a run that is
+	// refused removes it again (see done).
+	fresh  bool
+	db     string
+	closer func()
 }
+
+// close ends the connection.
+func (c *connection) close() { c.closer() }
+
+// done ends the connection after a command that returned err: a rejection
+// of the credentials says which to check, and a run refused before it did
+// anything (exit 2) leaves no sandbox file it created behind (a cron job
+// that lost its variables must not leave ./ctct-sandbox.db in its folder).
+func (c *connection) done(err error) error {
+	c.closer()
+	if c.fresh && exitCode(err) == exitUsage {
+		for _, p := range []string{c.db, c.db + "-wal", c.db + "-shm"} {
+			os.Remove(p)
+		}
+	}
+	if errors.Is(err, ctct.ErrUnauthorized) && c.credentials != "" {
+		return &authError{err: err, credentials: c.credentials}
+	}
+	return err
+}
+
+// authError is a rejection of the credentials, naming where they came
+// from.
+type authError struct {
+	err         error
+	credentials string
+}
+
+func (e *authError) Error() string {
+	return "the account rejected the credentials: check CTCT_USERNAME, " + e.credentials
+}
+func (e *authError) Unwrap() error { return e.err }
 
 // accountTarget names an account of a server, as connection.target does.
 func accountTarget(baseURL, user string) string {
@@ -119,7 +160,9 @@ func sandboxTarget(db string) string {
 // environment or --password-file and are never printed.
 func (o *connOptions) connect(ctx context.Context, s streams) (*connection, error) {
 	apiKey, password, token := s.getenv("CTCT_API_KEY"), s.getenv("CTCT_PASSWORD"), s.getenv("CTCT_ACCESS_TOKEN")
+	credentials := "CTCT_API_KEY and CTCT_PASSWORD"
 	if o.passwordFile != "" {
+		credentials = "CTCT_API_KEY and the password in --password-file " + o.passwordFile
 		b, err := os.ReadFile(o.passwordFile)
 		if err != nil {
 			return nil, usagef("--password-file: %v", err)
@@ -140,6 +183,7 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 		return nil, usagef("no account name: set CTCT_USERNAME or --user (or use --sandbox FILE)")
 	case token != "":
 		opts.Token = token
+		credentials = "CTCT_ACCESS_TOKEN"
 	case apiKey != "" && password != "":
 		opts.APIKey, opts.Password = apiKey, password
 	case apiKey != "":
@@ -155,7 +199,7 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return &connection{client: c, target: accountTarget(base, o.user), close: func() {}}, nil
+	return &connection{client: c, target: accountTarget(base, o.user), credentials: credentials, closer: func() {}}, nil
 }
 
 func (o *connOptions) clientOptions(s streams) ctct.Options {
@@ -178,6 +222,8 @@ func (o *connOptions) clientOptions(s streams) ctct.Options {
 // connectSandbox serves a sandbox on the SQLite file over loopback HTTP in
 // this process and returns a client of it.
 func (o *connOptions) connectSandbox(ctx context.Context, s streams) (*connection, error) {
+	_, statErr := os.Stat(o.sandboxDB)
+	fresh := errors.Is(statErr, fs.ErrNotExist)
 	sb, err := sandbox.New(ctx, sandbox.Options{DB: o.sandboxDB})
 	if err != nil {
 		return nil, fmt.Errorf("open sandbox %s: %w", o.sandboxDB, err)
@@ -199,7 +245,7 @@ func (o *connOptions) connectSandbox(ctx context.Context, s streams) (*connectio
 		sb.Close()
 		return nil, err
 	}
-	return &connection{client: c, sandbox: sb, target: sandboxTarget(o.sandboxDB), close: func() {
+	return &connection{client: c, sandbox: sb, target: sandboxTarget(o.sandboxDB), fresh: fresh, db: o.sandboxDB, closer: func() {
 		srv.Close()
 		sb.Close()
 	}}, nil

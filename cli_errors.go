@@ -63,8 +63,11 @@ func inWords(err error) string {
 	var (
 		recordErr tls.RecordHeaderError
 		certErr   *tls.CertificateVerificationError
+		authErr   *authError
 	)
 	switch {
+	case errors.As(err, &authErr):
+		return authErr.Error()
 	case errors.Is(err, ctct.ErrUnauthorized):
 		return "the account rejected the credentials: check CTCT_USERNAME, CTCT_API_KEY and CTCT_PASSWORD"
 	case errors.Is(err, importer.ErrInterrupted), errors.Is(err, exporter.ErrInterrupted):

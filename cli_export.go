@@ -92,7 +92,12 @@ func runExport(ctx context.Context, s streams, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	defer conn.close()
+	err = exportWith(ctx, s, o, opts, mode, conn, unconfigured)
+	return conn.done(err)
+}
+
+// exportWith runs the export over an open connection.
+func exportWith(ctx context.Context, s streams, o *exportOptions, opts exporter.Options, mode os.FileMode, conn *connection, unconfigured bool) error {
 	opts.Target, opts.ImplicitTarget = conn.target, unconfigured && conn.sandbox != nil
 	// Read before the exporter starts counting: the one request it may take
 	// is not the export's.
@@ -125,6 +130,9 @@ func runExport(ctx context.Context, s streams, o *exportOptions) error {
 	s.notes.hide()
 	rep.Stop()
 	exitErr := exportExit(runErr, o)
+	if sum != nil {
+		sum.ExitCode = exitCode(exitErr)
+	}
 	if sum != nil && exitCode(exitErr) != exitUsage {
 		if err := sum.WriteText(summaryOut); err != nil {
 			return fmt.Errorf("write summary: %w", err)

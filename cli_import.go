@@ -138,7 +138,7 @@ continues where it stopped.`,
 	return cmd
 }
 
-func runImport(ctx context.Context, s streams, o *importOptions) error {
+func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 	o.conn.fromEnv(s)
 	opts, err := o.validate()
 	if err != nil {
@@ -169,7 +169,7 @@ func runImport(ctx context.Context, s streams, o *importOptions) error {
 		if err != nil {
 			return err
 		}
-		defer conn.close()
+		defer func() { err = conn.done(err) }()
 		client = conn.client
 		opts.Target = conn.target
 		base := conn.client.Counters().Requests

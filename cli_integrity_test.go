@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -514,5 +517,72 @@ func TestImportCreateLists(t *testing.T) {
 	_, _, stderr, _ = e.importCLI("", "--list", "VIP 2026", "--create-lists", in)
 	if strings.Contains(stderr, "created list") {
 		t.Errorf("a list was created again: %q", stderr)
+	}
+}
+
+// A second import of a file whose journal another run holds is told who
+// holds it, not to delete the journal; a rejected --password-file is named;
+// a run refused on the built-in sandbox leaves no sandbox file behind.
+func TestSmallerOperatorPoints(t *testing.T) {
+	e := newImportEnv(t)
+	in := e.write("in.csv", "Email\nx@example.com\n")
+	e.write("in.csv.journal", "")
+	lock, err := lockfile.Acquire(in + ".journal.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr, _ := e.importCLI("", "--list", "1", in)
+	lock.Release()
+	if code != exitUsage || !strings.Contains(stderr, "in use by another run") || strings.Contains(stderr, "delete it") {
+		t.Errorf("held journal without --resume: exit %d, %q", code, stderr)
+	}
+
+	// The password of a file the account rejects.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Error 401: unauthorized", http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	pw := e.write("pw.txt", "wrong\n")
+	env := map[string]string{"CTCT_BASE_URL": srv.URL, "CTCT_USERNAME": "joe", "CTCT_API_KEY": "k"}
+	code, _, stderr = runCLI(t, env, "lists", "--password-file", pw, "--retries", "0")
+	if code != exitFatal || !strings.Contains(stderr, "--password-file "+pw) || strings.Contains(stderr, "CTCT_PASSWORD") {
+		t.Errorf("rejected --password-file: exit %d, %q", code, stderr)
+	}
+
+	// A failed export's --summary-json says so and names no file it did
+	// not write.
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Error 500: broken", http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	sumPath := filepath.Join(e.dir, "export-summary.json")
+	env = map[string]string{"CTCT_BASE_URL": broken.URL, "CTCT_USERNAME": "joe", "CTCT_API_KEY": "k", "CTCT_PASSWORD": "p"}
+	code, _, stderr = runCLI(t, env, "export", "--via", "contacts", "--retries", "0", "--summary-json", sumPath, "-o", filepath.Join(e.dir, "out.csv"))
+	b, err := os.ReadFile(sumPath)
+	if code != exitFatal || err != nil {
+		t.Fatalf("failed export: exit %d, %v: %s", code, err, stderr)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["complete"] != false || got["exit_code"] != float64(exitFatal) || got["output"] != nil || got["sha256"] != nil || got["bytes"] != nil {
+		t.Errorf("summary of a failed export: %s", b)
+	}
+
+	// A refused run on the built-in sandbox (a state file of another
+	// target) leaves no ./ctct-sandbox.db of its own making.
+	dir := t.TempDir()
+	state := filepath.Join(dir, "s.state")
+	os.WriteFile(state, []byte(`{"target":"https://api.example.com account joe","high_water_mark":"2026-01-01T00:00:00.000Z"}`), 0o600)
+	cmd := exec.Command(os.Args[0], "export", "--state", state, "-o", filepath.Join(dir, "out.csv"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CTCTBULK_RUN_MAIN=1")
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != exitUsage {
+		t.Fatalf("export with another target's state: exit %d: %s", cmd.ProcessState.ExitCode(), out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, defaultSandboxDB)); err == nil {
+		t.Errorf("a refused run left %s behind", defaultSandboxDB)
 	}
 }

@@ -36,7 +36,11 @@ func runLists(ctx context.Context, s streams, conn *connOptions) error {
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	return c.done(listsWith(ctx, s, c))
+}
+
+// listsWith prints the lists over an open connection.
+func listsWith(ctx context.Context, s streams, c *connection) error {
 	fmt.Fprintf(s.stderr, "target: %s\n", c.target) // stdout is the table
 	lists, err := c.client.Lists(ctx)
 	if err != nil {

@@ -71,15 +71,21 @@ func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode)
 		return nil, fmt.Errorf("create output: %w", err)
 	}
 	sum, err := e.export(ctx, f)
-	sum.Output = path
+	notWritten := func() {
+		// The file was not put in place: the summary names none.
+		sum.Output, sum.Bytes, sum.SHA256 = "", 0, ""
+	}
 	if err != nil {
 		f.abort()
+		notWritten()
 		return sum, err
 	}
 	if err := f.commit(); err != nil {
 		sum.Stopped = err.Error()
+		notWritten()
 		return sum, fmt.Errorf("write output: %w", err)
 	}
+	sum.Output = path
 	m := Manifest{
 		File: filepath.Base(path), Rows: sum.Rows, Bytes: sum.Bytes, SHA256: sum.SHA256,
 		HighWaterMark: sum.HighWaterMark, Since: sum.Since, Status: sum.Status, List: sum.List,
@@ -97,6 +103,7 @@ func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode)
 	if err := e.saveState(sum); err != nil {
 		return sum, err
 	}
+	sum.Complete = true
 	return sum, nil
 }
 

@@ -34,6 +34,7 @@ func (e *Exporter) Run(ctx context.Context, w io.Writer) (*Summary, error) {
 	if err := e.saveState(sum); err != nil {
 		return sum, err
 	}
+	sum.Complete = true
 	return sum, nil
 }
 
@@ -44,7 +45,7 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 	sum := e.newSummary(start)
 	finish := func(err error) (*Summary, error) {
 		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+			err = &interruptedError{cause: ctx.Err()}
 		}
 		e.fillSummary(sum, r, err)
 		return sum, err
@@ -422,3 +423,11 @@ func (s *idSet) add(id string) bool {
 	s.words[k] = w | bit
 	return true
 }
+
+// interruptedError is an export stopped by its context: it is
+// ErrInterrupted and the context's error, and says "interrupted" alone
+// (never Go's "context canceled").
+type interruptedError struct{ cause error }
+
+func (e *interruptedError) Error() string   { return ErrInterrupted.Error() }
+func (e *interruptedError) Unwrap() []error { return []error{ErrInterrupted, e.cause} }

@@ -47,10 +47,11 @@ type Summary struct {
 	HighWaterMark string `json:"high_water_mark"`
 
 	// Output is the file written ("-" for a writer); Bytes and SHA256
-	// describe its content.
-	Output   string `json:"output"`
-	Bytes    int64  `json:"bytes"`
-	SHA256   string `json:"sha256"`
+	// describe its content. A file that was not written (the export
+	// failed, the previous file is left) has none of them.
+	Output   string `json:"output,omitempty"`
+	Bytes    int64  `json:"bytes,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
 	Manifest string `json:"manifest,omitempty"`
 	State    string `json:"state,omitempty"`
 
@@ -66,7 +67,12 @@ type Summary struct {
 	RequestsPerSecond float64 `json:"requests_per_second"`
 
 	// Stopped says why an incomplete run stopped; "" when complete.
-	Stopped string `json:"stopped,omitempty"`
+	// Complete says the export ended with every contact written (and its
+	// file renamed into place); ExitCode is the command's exit status (set
+	// by the command line).
+	Stopped  string `json:"stopped,omitempty"`
+	Complete bool   `json:"complete"`
+	ExitCode int    `json:"exit_code"`
 
 	start time.Time
 }

@@ -345,6 +345,11 @@ func (im *Importer) RunInputs(ctx context.Context, inputs []Input) (*Summary, er
 			return nil, err
 		}
 	}
+	// A store another run holds is in use, not left over: say who holds
+	// it before any advice to resume it or delete it.
+	if err := checkLock(im.opts.JournalPath); err != nil {
+		return nil, &RefusedError{Err: err}
+	}
 	if !im.opts.Resume && exists(im.opts.JournalPath) {
 		return nil, &RefusedError{Err: fmt.Errorf("%w (%s): add --resume to continue it, or delete it to start over", ErrJournalExists, im.opts.JournalPath)}
 	}

@@ -151,6 +151,19 @@ type storeSpec struct {
 	recheck bool
 }
 
+// checkLock refuses a store another run holds, naming the holder.
+func checkLock(path string) error {
+	lock, err := lockfile.Acquire(path + ".lock")
+	if err != nil {
+		var held *lockfile.HeldError
+		if errors.As(err, &held) {
+			return fmt.Errorf("%w: %s is held by %s; wait for that run to end (or stop it)", ErrJournalLocked, path, held.Holder)
+		}
+		return fmt.Errorf("lock journal: %w", err)
+	}
+	return lock.Release()
+}
+
 // openStore locks and opens the store. Without resume an existing store
 // is an error; with resume its target is checked against this run's.
 func openStore(ctx context.Context, spec storeSpec) (*store, error) {
