@@ -251,9 +251,9 @@ func (o *importOptions) validate() (importer.Options, error) {
 	opts := importer.Options{
 		Mode: importer.Mode(o.mode), OptInSource: o.optIn, Workers: o.workers, Lists: o.lists, Retries: o.conn.retries, Grace: o.grace,
 		DryRun: o.dryRun, Resume: o.resume, Recheck: o.recheck, CreateLists: o.createLists, OptOuts: importer.OptOutPolicy(o.optOuts),
-		ImportSuperseded: o.superseded,
-		Reader:           importer.ReaderOptions{Encoding: o.encoding},
-		Via:              importer.Via(o.via), BulkRows: o.bulkRows, NoVerify: !o.verify, PollFirst: o.pollFirst,
+		ImportSuperseded: o.superseded, Rate: o.conn.rate,
+		Reader: importer.ReaderOptions{Encoding: o.encoding},
+		Via:    importer.Via(o.via), BulkRows: o.bulkRows, NoVerify: !o.verify, PollFirst: o.pollFirst,
 	}
 	switch opts.Via {
 	case importer.ViaAuto, importer.ViaContacts, importer.ViaActivities:

@@ -71,7 +71,7 @@ func (e *accountEntry) encodeLists() string {
 
 // clearAccount empties the account table before the plan learns it anew.
 func (st *store) clearAccount(ctx context.Context) error {
-	if _, err := st.db.ExecContext(ctx, "DELETE FROM account"); err != nil {
+	if _, err := st.db.ExecContext(ctx, "DELETE FROM account"); err != nil { // cid too: the ids to read
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil

@@ -199,21 +199,23 @@ func TestBulkResumeVerifiesAgainstItself(t *testing.T) {
 			e := newEnv(t, fastJobs())
 			o := e.bulkOptions(importer.ViaActivities)
 			ctx, cancel := context.WithCancel(context.Background())
-			sleeps := 0
+			changed := false
 			o.Sleep = func(c context.Context, d time.Duration) error {
-				sleeps++
-				if sleeps == 4 { // 3 plan exports, then the add job's wait
-					var x *ctct.Contact
-					for x == nil {
-						x = e.contacts(t)["person00003@example.com"]
+				jobs := addJobs(t, e)
+				switch {
+				case len(jobs) > 0 && !changed:
+					// The add job applied: another tool changes a contact.
+					for !jobs[0].Final() {
 						time.Sleep(5 * time.Millisecond)
+						jobs = addJobs(t, e)
 					}
+					x := e.contacts(t)["person00003@example.com"]
 					x.FirstName = "Someone else"
 					if err := e.client.UpdateContact(context.Background(), x); err != nil {
 						t.Error(err)
 					}
-				}
-				if sleeps == 5 && kill { // the verification's export
+					changed = true
+				case changed && kill: // the verification's wait
 					cancel()
 				}
 				return ctct.Sleep(c, d)
@@ -235,4 +237,20 @@ func TestBulkResumeVerifiesAgainstItself(t *testing.T) {
 			}
 		})
 	}
+}
+
+// addJobs returns the account's add jobs, newest first.
+func addJobs(t *testing.T, e *env) []ctct.Activity {
+	t.Helper()
+	feed, err := e.client.Activities().Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []ctct.Activity
+	for _, a := range feed.Activities {
+		if ctct.IsAddActivity(a.Type) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -106,6 +106,9 @@ type Options struct {
 	PollFirst, PollMax time.Duration
 	// Sleep waits between polls (default ctct.Sleep).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Rate is the client's requests per second, to price the ways of the
+	// run (0: 4, the CLI's default).
+	Rate float64
 
 	// Warnf receives warnings (unknown columns...); may be nil.
 	Warnf func(format string, args ...any)
@@ -365,7 +368,7 @@ func (im *Importer) RunInputs(ctx context.Context, inputs []Input) (*Summary, er
 	if err != nil {
 		return nil, &RefusedError{Err: err}
 	}
-	r := &run{im: im, st: st, srcs: srcs, lists: lists, contactsReasons: map[string]int64{}}
+	r := &run{im: im, st: st, srcs: srcs, lists: lists, contactsReasons: map[string]int64{}, cost: newCostModel(im.opts.Rate, lists.lists)}
 	runErr := r.stages(ctx)
 	return r.end(ctx, runErr)
 }
@@ -454,6 +457,12 @@ type run struct {
 	// saidContacts the rows a warning said go through the collection.
 	superseded   int64
 	saidContacts int64
+	// cost prices the ways of the run; learnedBy and verifiedBy say which
+	// ways the plan and the verification took ("export", "lookups");
+	// listsNow are the lists as the verification read them again.
+	cost                  costModel
+	learnedBy, verifiedBy string
+	listsNow              []ctct.List
 }
 
 // stages runs the stages in order. An error stops the run; rows not

@@ -743,6 +743,178 @@ var systemLists = [...]struct{ list, status string }{
 	{"do-not-mail", ctct.StatusDoNotMail},
 }
 
+// learnTheAccount learns what the plan needs of the account, the cheaper
+// way: by looking the rows' emails up (a search per 50) and reading each
+// existing contact, or from an export of each system list. Before the
+// searches, how many of the emails the account has is guessed from its
+// size (an empty account has none of them, a huge one most); the searches
+// then say, and the exports are taken after all when reading the contacts
+// found would cost more.
+func (js *jobSender) learnTheAccount(ctx context.Context) error {
+	r := js.r
+	emails, err := r.st.undecidedEmails(ctx)
+	if err != nil {
+		return err
+	}
+	exportCost := price(r.cost.exportPlan())
+	searchCost := price(r.cost.searches(emails))
+	guess := int64(0)
+	if a := r.cost.account; a > 0 {
+		guess = emails * a / (a + emails)
+	}
+	if lookupCost := price(r.cost.lookupPlan(emails, guess)); !r.cost.known || lookupCost >= exportCost {
+		r.learnedBy = "export"
+		return js.learnAccount(ctx)
+	}
+	if err := r.st.clearAccount(ctx); err != nil {
+		return err
+	}
+	js.im.setPhase("planning: looking the emails up")
+	toRead, err := js.searchAll(ctx)
+	if err != nil {
+		return err
+	}
+	if lookupCost := price(r.cost.lookupPlan(emails, toRead)); lookupCost-searchCost >= exportCost {
+		r.learnedBy = "export"
+		return js.learnAccount(ctx)
+	}
+	r.learnedBy = "lookups"
+	return js.readFound(ctx)
+}
+
+// undecidedEmails counts the emails of the rows the plan decides.
+func (st *store) undecidedEmails(ctx context.Context) (int64, error) {
+	var n int64
+	if err := st.db.QueryRowContext(ctx, "SELECT count(DISTINCT email) FROM rows WHERE outcome = '' AND path = 0").Scan(&n); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	return n, nil
+}
+
+// searchAll looks the emails of the undecided rows up, 50 a request, and
+// puts what it finds in the account table: the status of each contact,
+// and its id to read (not a Do Not Mail contact's: its rows are skipped
+// whatever it holds). It returns the contacts to read.
+func (js *jobSender) searchAll(ctx context.Context) (int64, error) {
+	st := js.r.st
+	var toRead int64
+	after := ""
+	for {
+		if err := interrupted(ctx); err != nil {
+			return toRead, err
+		}
+		emails, err := st.nextUndecidedEmails(ctx, after, batchSize)
+		if err != nil || len(emails) == 0 {
+			return toRead, err
+		}
+		after = emails[len(emails)-1]
+		found, err := js.im.client.SearchEmails(js.work, emails)
+		if err != nil {
+			return toRead, fmt.Errorf("plan: look up %d emails: %w", len(emails), err)
+		}
+		var entries []*accountEntry
+		var ids []string
+		for i := range found {
+			c := &found[i]
+			e := &accountEntry{email: strings.ToLower(c.EmailAddress), status: c.Status, exists: true, orig: true}
+			entries = append(entries, e)
+			id := ""
+			if c.Status != ctct.StatusDoNotMail {
+				id = c.ID
+				toRead++
+			}
+			ids = append(ids, id)
+		}
+		js.im.counts.planned.Add(int64(len(found)))
+		err = st.tx(ctx, func(tx *sql.Tx) error {
+			if err := putAccount(ctx, tx, entries); err != nil {
+				return err
+			}
+			for i, e := range entries {
+				if _, err := tx.ExecContext(ctx, "UPDATE account SET cid = ? WHERE email = ?", ids[i], e.email); err != nil {
+					return fmt.Errorf("journal: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return toRead, err
+		}
+	}
+}
+
+// nextUndecidedEmails returns up to limit emails of the undecided rows,
+// after after in order.
+func (st *store) nextUndecidedEmails(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, err := st.db.QueryContext(ctx, "SELECT DISTINCT email FROM rows WHERE outcome = '' AND path = 0 AND email > ? ORDER BY email LIMIT ?", after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// readFound reads every contact the searches found (but the Do Not Mail
+// ones) and puts its values and lists in the account table.
+func (js *jobSender) readFound(ctx context.Context) error {
+	st := js.r.st
+	js.im.setPhase("planning: reading the contacts found")
+	after := ""
+	for {
+		if err := interrupted(ctx); err != nil {
+			return err
+		}
+		rows, err := st.db.QueryContext(ctx, "SELECT email, cid FROM account WHERE cid != '' AND email > ? ORDER BY email LIMIT 50", after)
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		var emails, ids []string
+		for rows.Next() {
+			var e, id string
+			if err := rows.Scan(&e, &id); err != nil {
+				rows.Close()
+				return fmt.Errorf("journal: %w", err)
+			}
+			emails, ids = append(emails, e), append(ids, id)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		after = emails[len(emails)-1]
+		var entries []*accountEntry
+		for i, id := range ids {
+			c, err := js.im.client.GetContact(js.work, id)
+			if errors.Is(err, ctct.ErrNotFound) {
+				// Gone since the search: the account has no contact.
+				entries = append(entries, &accountEntry{email: emails[i]})
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("plan: read %s: %w", emails[i], err)
+			}
+			e := &accountEntry{email: emails[i], status: c.Status, exists: true, orig: true, row: ctct.NewBulkRow(c)}
+			for _, l := range c.Lists {
+				e.lists = append(e.lists, js.im.client.ListURI(ctct.Number(l.ID)))
+			}
+			entries = append(entries, e)
+		}
+		if err := st.tx(ctx, func(tx *sql.Tx) error { return putAccount(ctx, tx, entries) }); err != nil {
+			return err
+		}
+	}
+}
+
 // learnAccount learns the account's state: one EXPORT_CONTACTS job per
 // system list, every bulk column (and the list names when the run names
 // lists), read as they stream into the account table. An email two

@@ -302,3 +302,60 @@ func TestPipelineUndecodableInputSendsNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanByLookups: a few rows into a bigger account, with requests
+// cheap, are planned and checked by lookups instead of exports of the
+// account, and every row ends as the contacts collection would end it;
+// with requests dear (the same rows into an account of as many contacts
+// again) the plan exports the account.
+func TestPlanByLookups(t *testing.T) {
+	type result struct {
+		sum    *importer.Summary
+		report []string
+		state  map[string]string
+	}
+	run := func(via importer.Via, rate float64) result {
+		e := newEnv(t, fastJobs())
+		var seed strings.Builder
+		seed.WriteString(bulkSeed)
+		for i := range 400 {
+			fmt.Fprintf(&seed, "filler%d@example.com,F,L,Paris,1\n", i)
+		}
+		seedAccount(t, e, seed.String(), "dnm@example.com")
+		o := e.bulkOptions(via)
+		o.BulkRows, o.Rate = 2, rate
+		sum, err := e.run(t, context.Background(), o, bulkInput)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return result{sum, reportLines(t, o.ReportPath), stateOf(t, e)}
+	}
+	want, got := run(importer.ViaContacts, 0), run(importer.ViaActivities, 1000)
+	if got.sum.PlanBy != "lookups" || got.sum.VerifyBy != "lookups" || got.sum.ExportJobs != 0 || got.sum.BulkJobs == 0 {
+		t.Fatalf("plan by %q, verified by %q, %d export jobs, %d add jobs", got.sum.PlanBy, got.sum.VerifyBy, got.sum.ExportJobs, got.sum.BulkJobs)
+	}
+	counts := func(s *importer.Summary) string {
+		return fmt.Sprintf("created %d updated %d unchanged %d skipped %d failed %d", s.Created, s.Updated, s.Unchanged, s.Skipped, s.Failed)
+	}
+	if counts(got.sum) != counts(want.sum) || !slices.Equal(got.report, want.report) {
+		t.Errorf("by lookups: %s %q\ncontacts:   %s %q", counts(got.sum), got.report, counts(want.sum), want.report)
+	}
+	for email, w := range want.state {
+		if g := got.state[email]; g != w {
+			t.Errorf("%s: by lookups %s\n   contacts %s", email, g, w)
+		}
+	}
+
+	// 300 rows into an account of 300: reading them all would cost more
+	// than three exports at 4 requests a second.
+	e := newEnv(t, fastJobs())
+	seedAccount(t, e, generate(300, 1))
+	o := e.bulkOptions(importer.ViaActivities)
+	sum, err := e.run(t, context.Background(), o, generate(300, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.PlanBy != "export" || sum.Updated != 300 {
+		t.Errorf("plan by %q, %+v", sum.PlanBy, sum)
+	}
+}

@@ -133,7 +133,7 @@ func (r *run) plan(ctx context.Context) error {
 	if err := r.sayContactsRowsAhead(ctx); err != nil {
 		return err
 	}
-	if err := r.jobs.learnAccount(ctx); err != nil {
+	if err := r.jobs.learnTheAccount(ctx); err != nil {
 		return err
 	}
 	im.setPhase("planning: deciding each row")

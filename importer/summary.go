@@ -96,6 +96,11 @@ type Summary struct {
 	Planned      int64  `json:"planned_contacts,omitempty"`
 	Verified     int64  `json:"verified,omitempty"`
 	NotVerified  bool   `json:"not_verified,omitempty"`
+	// PlanBy and VerifyBy say how the plan learnt the account and how the
+	// verification read it: "export" (export jobs) or "lookups" (a search
+	// per 50 emails and a read of each contact), whichever cost less.
+	PlanBy   string `json:"plan_by,omitempty"`
+	VerifyBy string `json:"verify_by,omitempty"`
 
 	Requests  int64            `json:"requests"`
 	ByMethod  map[string]int64 `json:"requests_by_method,omitempty"`
@@ -207,6 +212,7 @@ func (r *run) summary(ctx context.Context) (*Summary, error) {
 		s.Via = string(ViaActivities)
 		s.BulkJobs, s.ExportJobs, s.BulkRows, s.Planned, s.Verified = c.jobs.Load(), c.exports.Load(), c.sent.Load(), c.planned.Load(), c.verified.Load()
 		s.NotVerified = im.opts.NoVerify && s.BulkRows > 0
+		s.PlanBy, s.VerifyBy = r.learnedBy, r.verifiedBy
 	}
 	s.NotChecked = r.notes
 	return s, nil
@@ -303,12 +309,21 @@ func (s *Summary) WriteText(w io.Writer) error {
 		b.WriteString("\n")
 		if s.Via == string(ViaActivities) {
 			fmt.Fprintf(&b, "bulk: %d rows in %d add jobs, %d through the contacts collection\n", s.BulkRows, s.BulkJobs, s.ContactsRows)
-			fmt.Fprintf(&b, "export jobs %d: the plan's and the verification's\n", s.ExportJobs)
+			switch s.PlanBy {
+			case "lookups":
+				fmt.Fprintf(&b, "planned by looking the emails up: %d contacts found; export jobs %d\n", s.Planned, s.ExportJobs)
+			default:
+				fmt.Fprintf(&b, "planned by exporting the account: %d contacts; export jobs %d\n", s.Planned, s.ExportJobs)
+			}
 			switch {
-			case s.NotVerified:
+			case s.NotVerified && s.Verified == 0:
 				b.WriteString("not verified (--verify=false): the jobs' outcomes are the server's word\n")
-			case s.BulkRows > 0 && s.Stopped == "":
-				fmt.Fprintf(&b, "verified by export: %d rows as sent\n", s.Verified)
+			case s.Verified > 0 || s.BulkRows > 0 && s.Stopped == "":
+				by := "export"
+				if s.VerifyBy == "lookups" {
+					by = "looking each contact up"
+				}
+				fmt.Fprintf(&b, "verified by %s: %d rows as sent\n", by, s.Verified)
 			}
 		}
 		if s.Resumed > 0 {

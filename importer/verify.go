@@ -39,9 +39,9 @@ func (r *run) verify(ctx context.Context) error {
 		return nil
 	}
 	if r.im.opts.NoVerify {
-		r.notes = append(r.notes, fmt.Sprintf("--verify=false, but %s whose job's answer did not settle them were checked by an export", nRows(uncertain)))
+		r.notes = append(r.notes, fmt.Sprintf("--verify=false, but %s whose job's answer did not settle them were checked", nRows(uncertain)))
 	}
-	r.im.setPhase("verifying: exporting what the jobs did")
+	r.im.setPhase("verifying what the jobs did")
 	names, err := r.accountChanges(ctx)
 	if err != nil {
 		return err
@@ -50,6 +50,24 @@ func (r *run) verify(ctx context.Context) error {
 	if js.sameLists != "" && js.sameLists != "*" && !strings.Contains(js.sameLists, ",") && hasName(names, js.sameLists) {
 		list, what = js.sameLists, "list "+ctct.Number(js.sameLists)
 	}
+	// The cheaper way: one export of the list, or a lookup of each email.
+	emails, err := r.st.emailsToCheck(ctx)
+	if err != nil {
+		return err
+	}
+	listRows, ok := listSize(r.listsNow, list)
+	if !ok {
+		listRows = r.cost.account
+	}
+	if price(r.cost.lookupVerify(emails)) < price(r.cost.exportVerify(listRows+toCheck)) {
+		r.verifiedBy = "lookups"
+		if err := r.verifyByLookup(ctx); err != nil {
+			return err
+		}
+		return r.notInAccount(ctx, "the account")
+	}
+	r.verifiedBy = "export"
+	r.im.setPhase("verifying: exporting what the jobs did")
 	var cols []string
 	for _, f := range js.fields {
 		if fl, ok := ctct.LookupField(f); ok && f != "EmailAddress" {
@@ -86,7 +104,13 @@ func (r *run) verify(ctx context.Context) error {
 	if err := r.checkBatch(ctx, batch, names); err != nil {
 		return err
 	}
-	// Rows whose contact is not in the export.
+	return r.notInAccount(ctx, what)
+}
+
+// notInAccount fails the rows the verification did not find the contact
+// of (among what it looked at).
+func (r *run) notInAccount(ctx context.Context, what string) error {
+	st := r.st
 	wctx := context.WithoutCancel(ctx)
 	return st.tx(wctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(wctx, `UPDATE rows SET outcome = ?, run = ?, reason = CASE job_state
@@ -151,7 +175,7 @@ func (r *run) checkBatch(ctx context.Context, batch []*ctct.ExportRow, names map
 		if cut != "" && group[0].email >= cut {
 			break
 		}
-		if err := r.checkEmail(ctx, group[0].email, byEmail[group[0].email], names, group); err != nil {
+		if err := r.checkEmail(ctx, group[0].email, exportView{byEmail[group[0].email], names}, group); err != nil {
 			return err
 		}
 	}
@@ -161,7 +185,7 @@ func (r *run) checkBatch(ctx context.Context, batch []*ctct.ExportRow, names map
 	slices.Sort(emails)
 	for _, e := range emails {
 		if e >= cut {
-			if err := r.checkEmail(ctx, e, byEmail[e], names, nil); err != nil {
+			if err := r.checkEmail(ctx, e, exportView{byEmail[e], names}, nil); err != nil {
 				return err
 			}
 		}
@@ -186,7 +210,7 @@ type lastValue struct {
 // the store in two passes (the last senders first). Applied rows get
 // their outcome: created for the first when the account did not have the
 // email, updated otherwise; rows not as sent fail with what differs.
-func (r *run) checkEmail(ctx context.Context, email string, x *ctct.ExportRow, names map[string][]string, group []*checkRow) error {
+func (r *run) checkEmail(ctx context.Context, email string, x accountView, group []*checkRow) error {
 	each := func(f func([]*checkRow) error) error {
 		if group != nil {
 			return f(group)
@@ -235,12 +259,6 @@ func (r *run) checkEmail(ctx context.Context, email string, x *ctct.ExportRow, n
 			}
 		}
 	}
-	have := map[string]bool{}
-	for _, n := range x.Lists {
-		for _, id := range names[n] {
-			have[id] = true
-		}
-	}
 	applied, err := r.st.appliedBefore(ctx, email, first)
 	if err != nil {
 		return err
@@ -257,9 +275,9 @@ func (r *run) checkEmail(ctx context.Context, email string, x *ctct.ExportRow, n
 				continue
 			}
 			why, bad := fails[c.seq]
-			if !bad && names != nil {
+			if !bad {
 				for _, l := range c.task.lists {
-					if !have[l.ID] {
+					if known, on := x.OnList(l.ID); known && !on {
 						why, bad = fmt.Sprintf("the contact is not on list %s", ctct.Number(l.ID)), true
 						break
 					}
@@ -404,6 +422,7 @@ func (r *run) accountChanges(ctx context.Context) (map[string][]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: read the account's lists again: %w", err)
 	}
+	r.listsNow = now
 	before := map[string]string{}
 	for _, l := range r.lists.lists {
 		before[ctct.Number(l.ID)] = l.Name
@@ -456,4 +475,111 @@ func hasName(names map[string][]string, id string) bool {
 		}
 	}
 	return false
+}
+
+// accountView is a contact as the verification sees it: a row of an
+// export file, or a contact read by a GET.
+type accountView interface {
+	Get(field string) string
+	// OnList says whether the contact is on the list (an id URI), and
+	// whether that is known.
+	OnList(id string) (known, on bool)
+}
+
+// exportView is a row of an export file; names maps its list columns to
+// ids (nil: memberships cannot be checked).
+type exportView struct {
+	x     *ctct.ExportRow
+	names map[string][]string
+}
+
+func (v exportView) Get(field string) string { return v.x.Get(field) }
+
+func (v exportView) OnList(id string) (bool, bool) {
+	if v.names == nil {
+		return false, false
+	}
+	for _, n := range v.x.Lists {
+		if hasString(v.names[n], id) {
+			return true, true
+		}
+	}
+	return true, false
+}
+
+// contactView is a contact read by a GET.
+type contactView struct{ c *ctct.Contact }
+
+func (v contactView) Get(field string) string {
+	f, ok := ctct.LookupField(field)
+	if !ok {
+		return ""
+	}
+	return f.Get(v.c)
+}
+
+func (v contactView) OnList(id string) (bool, bool) { return true, v.c.HasList(id) }
+
+// emailsToCheck counts the emails of the rows the jobs applied or left
+// uncertain.
+func (st *store) emailsToCheck(ctx context.Context) (int64, error) {
+	var n int64
+	err := st.db.QueryRowContext(ctx, `SELECT count(DISTINCT email) FROM rows WHERE path = ? AND outcome = '' AND job_state IN (?, ?)`,
+		pathJob, jobApplied, jobUncertain).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	return n, nil
+}
+
+// verifyByLookup checks the rows the jobs applied or left uncertain by
+// looking their emails up (50 a request) and reading each contact: for a
+// few rows in a big account, cheaper than an export of it.
+func (r *run) verifyByLookup(ctx context.Context) error {
+	r.im.setPhase("verifying: looking the rows' contacts up")
+	work := r.jobs.work
+	after := ""
+	for {
+		emails, err := r.st.nextEmailsToCheck(ctx, after, batchSize)
+		if err != nil || len(emails) == 0 {
+			return err
+		}
+		after = emails[len(emails)-1]
+		found, err := r.im.client.SearchEmails(work, emails)
+		if err != nil {
+			return fmt.Errorf("verify: look up %d emails: %w", len(emails), err)
+		}
+		for i := range found {
+			c, err := r.im.client.GetContact(work, found[i].ID)
+			if errors.Is(err, ctct.ErrNotFound) {
+				continue // gone meanwhile: its rows fail as not in the account
+			}
+			if err != nil {
+				return fmt.Errorf("verify: read %s: %w", found[i].EmailAddress, err)
+			}
+			if err := r.checkEmail(ctx, strings.ToLower(c.EmailAddress), contactView{c}, nil); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// nextEmailsToCheck returns up to limit emails, after after in order, of
+// the rows the jobs applied or left uncertain.
+func (st *store) nextEmailsToCheck(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT DISTINCT email FROM rows WHERE path = ? AND outcome = '' AND job_state IN (?, ?) AND email > ?
+		ORDER BY email LIMIT ?`, pathJob, jobApplied, jobUncertain, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
