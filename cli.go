@@ -285,10 +285,25 @@ func gnuDashes(root *cobra.Command, args []string) []string {
 type rowsFailedError struct {
 	n      int64
 	report string
+	// willFail is the valid rows a dry run knows a real run will fail,
+	// and why: they are not in the report, which holds the invalid rows.
+	willFail int64
+	atMost   bool
+	why      string
 }
 
 func (e *rowsFailedError) Error() string {
-	return fmt.Sprintf("%s failed: see %s", plural(e.n, "row"), e.report)
+	if e.willFail == 0 {
+		return fmt.Sprintf("%s failed: see %s", plural(e.n, "row"), e.report)
+	}
+	upTo := ""
+	if e.atMost {
+		upTo = "up to "
+	}
+	if e.n == 0 {
+		return fmt.Sprintf("a real run would fail %s%s: %s", upTo, plural(e.willFail, "row"), e.why)
+	}
+	return fmt.Sprintf("%s failed: see %s; a real run would fail %s%s more: %s", plural(e.n, "row"), e.report, upTo, plural(e.willFail, "row"), e.why)
 }
 
 // plural writes n with its noun, in the plural when n is not 1.

@@ -154,6 +154,13 @@ func sandboxTarget(db string) string {
 	return "sandbox " + db
 }
 
+// configured reports whether the flags or the environment name an account
+// or a sandbox file (connect falls back to the built-in sandbox when not).
+func (o *connOptions) configured(s streams) bool {
+	return o.sandboxDB != "" || o.user != "" || o.baseURL != "" ||
+		s.getenv("CTCT_API_KEY") != "" || s.getenv("CTCT_PASSWORD") != "" || s.getenv("CTCT_ACCESS_TOKEN") != ""
+}
+
 // connect builds the API client from the flags and the environment. With
 // --sandbox, or with no account configured at all, it starts an in-process
 // sandbox on loopback and says so on stderr. Secrets come only from the

@@ -160,10 +160,12 @@ func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 		}
 	}
 
-	// A dry run sends nothing, so it needs no client.
+	// A dry run writes nothing; it reads the account (its lists, the rows'
+	// emails) when one is configured, and plans offline otherwise rather
+	// than fall back to the built-in sandbox.
 	var client importer.Client
 	var requests func() int64
-	if !o.dryRun {
+	if !o.dryRun || o.conn.configured(s) {
 		o.conn.maxRequests = o.maxRequests
 		conn, err := o.conn.connect(ctx, s)
 		if err != nil {
@@ -235,14 +237,14 @@ func importExit(runErr error, sum *importer.Summary, o *importOptions) error {
 			return &notedError{err: runErr, note: fmt.Sprintf("the journal %s is kept: --resume continues", o.journalPath)}
 		}
 		return runErr
-	case sum != nil && sum.AllFailed() > 0:
+	case sum != nil && sum.AllFailed()+sum.PlanFailRows > 0:
 		report := o.errorsPath
 		if len(sum.Reports) > 1 {
 			report = "the error reports above"
 		} else if len(sum.Reports) == 1 {
 			report = sum.Reports[0].Path
 		}
-		return &rowsFailedError{n: sum.AllFailed(), report: report}
+		return &rowsFailedError{n: sum.AllFailed(), report: report, willFail: sum.PlanFailRows, atMost: sum.PlanFailAtMost, why: sum.PlanFailReason()}
 	}
 	return nil
 }

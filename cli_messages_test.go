@@ -84,7 +84,7 @@ func TestMessagesInWords(t *testing.T) {
 		{"text after a closing quote", nil, nil, []string{"import", "--dry-run", after}, exitRowsFailed,
 			"ctctbulk import: 1 row failed: see " + after + ".dry-run.errors.csv",
 			"line 2: text after the closing quote of a cell"},
-		{"quote never closed", nil, nil, []string{"import", "--dry-run", open}, exitRowsFailed,
+		{"quote never closed", nil, nil, []string{"import", "--dry-run", "--list", "1", open}, exitRowsFailed,
 			"ctctbulk import: 1 row failed: see " + open + ".dry-run.errors.csv",
 			"line 2: a quote opens a cell that never closes"},
 		{"one row failed", nil, nil, []string{"import", "--dry-run", oneBad}, exitRowsFailed,

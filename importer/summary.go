@@ -80,6 +80,15 @@ type Summary struct {
 	PlanSeconds float64 `json:"plan_seconds,omitempty"`
 	DailyQuota  int64   `json:"daily_quota,omitempty"`
 	PlanDays    int64   `json:"plan_days,omitempty"`
+	// PlanAccount is the account's contacts as the dry run read them;
+	// PlanFailRows the valid rows it knows will fail (new contacts with no
+	// list to add them to), at most that many when PlanFailAtMost (the
+	// emails were not looked up, so every row counts as new); PlanNotes
+	// what else it found or assumed.
+	PlanAccount    int64    `json:"plan_account,omitempty"`
+	PlanFailRows   int64    `json:"plan_fail_rows,omitempty"`
+	PlanFailAtMost bool     `json:"plan_fail_at_most,omitempty"`
+	PlanNotes      []string `json:"plan_notes,omitempty"`
 
 	// Via is the way the rows took: "contacts", or "activities" when the
 	// bulk path ran (its rows a job cannot carry still go through the
@@ -258,15 +267,20 @@ func (s *Summary) Plan(rate float64, quota int64) {
 	if !s.DryRun || rate <= 0 {
 		return
 	}
-	s.PlanRate, s.PlanSeconds = rate, float64(s.PlannedRequests)/rate
+	if s.PlanRate == 0 {
+		s.PlanRate, s.PlanSeconds = rate, float64(s.PlannedRequests)/rate
+	}
 	if quota > 0 {
 		s.DailyQuota, s.PlanDays = quota, (s.PlannedRequests+quota-1)/quota
 	}
 }
 
 // AllFailed is the rows that failed in this run and, when resumed, in the
-// earlier runs it continues: what decides exit code 3.
+// earlier runs it continues; with PlanFailRows, what decides exit code 3.
 func (s *Summary) AllFailed() int64 { return s.Failed + s.Earlier[statusFailed] }
+
+// PlanFailReason is why a dry run's PlanFailRows will fail.
+func (s *Summary) PlanFailReason() string { return reasonNoList }
 
 // Finished is the rows that reached an outcome in this run.
 func (s *Summary) Finished() int64 {
@@ -282,15 +296,35 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.DryRun {
 		writeTable(&b, s.Columns)
 		fmt.Fprintf(&b, "dry run: %s read, %d valid, %d invalid\n", nRows(s.Read), s.Valid, s.Failed)
+		if s.PlanAccount > 0 || s.Target != "" {
+			fmt.Fprintf(&b, "account: %d contacts\n", s.PlanAccount)
+		}
+		for _, n := range s.PlanNotes {
+			b.WriteString(wrapWords(n, summaryWidth, 2) + "\n")
+		}
 		if s.PlanBulkRows > 0 {
-			fmt.Fprintf(&b, "activities: %s in %d %s, plus 3 exports to plan and 1 to verify\n", nRows(s.PlanBulkRows), s.PlanJobs, plural(s.PlanJobs, "job", "jobs"))
+			plan := "3 exports of the account to plan"
+			if s.PlanBy == "lookups" {
+				plan = "the emails looked up to plan"
+			}
+			verify := ", no verification (--verify=false)"
+			switch s.VerifyBy {
+			case "export":
+				verify = ", an export to verify"
+			case "lookups":
+				verify = ", each contact looked up to verify"
+			}
+			b.WriteString(wrapWords(fmt.Sprintf("activities: %s in %d %s, %s%s", nRows(s.PlanBulkRows), s.PlanJobs, plural(s.PlanJobs, "job", "jobs"), plan, verify), summaryWidth, 2) + "\n")
 		}
 		if s.PlanContactsRows > 0 || s.PlanBulkRows == 0 {
 			fmt.Fprintf(&b, "contacts collection: %s, a request per 50 to look up and up to 2 each to write\n", nRows(s.PlanContactsRows))
 		}
-		fmt.Fprintf(&b, "a real run would send at most about %d requests", s.PlannedRequests)
+		fmt.Fprintf(&b, "a real run would send about %d requests", s.PlannedRequests)
 		if s.PlanRate > 0 {
-			fmt.Fprintf(&b, ": about %s at --rate %g", progress.Human(time.Duration(s.PlanSeconds*float64(time.Second))), s.PlanRate)
+			fmt.Fprintf(&b, " and take about %s at --rate %g", progress.Human(time.Duration(s.PlanSeconds*float64(time.Second))), s.PlanRate)
+			if s.PlanBulkRows > 0 {
+				b.WriteString(", the jobs' processing and the account's size included")
+			}
 		}
 		b.WriteString("\n")
 		if s.DailyQuota > 0 {
