@@ -305,10 +305,14 @@ type result struct {
 	Throttled      int64              `json:"throttled"`
 	Retries        int64              `json:"retries"`
 	PeakRSSBytes   int64              `json:"peak_rss_bytes"`
-	Checks         []check            `json:"checks"`
-	Notes          []string           `json:"notes,omitempty"`
-	Error          string             `json:"error,omitempty"`
-	Pass           bool               `json:"pass"`
+	// PlanSeconds is the dry run's estimate of the measured import, and
+	// PlanRatio that estimate over the real wall time (0: no dry run).
+	PlanSeconds float64  `json:"dry_run_estimate_seconds,omitempty"`
+	PlanRatio   float64  `json:"dry_run_ratio,omitempty"`
+	Checks      []check  `json:"checks"`
+	Notes       []string `json:"notes,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Pass        bool     `json:"pass"`
 }
 
 // add records a check.
@@ -363,14 +367,18 @@ func (r *result) verdict() string {
 // printTable writes the results table and, under it, every check.
 func printTable(w io.Writer, results []*result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trows\telapsed\treq/s\tratio\treq/row\tPOST/row\tGET/row\tPUT/row\tthrottled\tretries\tpeak RSS\tresult\t")
+	fmt.Fprintln(tw, "scenario\trows\telapsed\tdry-run est.\treq/s\tratio\treq/row\tPOST/row\tGET/row\tPUT/row\tthrottled\tretries\tpeak RSS\tresult\t")
 	for _, r := range results {
 		ratio := "-"
 		if r.Rate > 0 {
 			ratio = fmt.Sprintf("%.3f", r.RateRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1fs\t%.1f\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\t%s\t\n",
-			r.Scenario, r.Rows, r.ElapsedSeconds, r.RequestsPerSecond, ratio, r.RequestsPerRow,
+		est := "-"
+		if r.PlanRatio > 0 {
+			est = fmt.Sprintf("%.1fs (%.2fx)", r.PlanSeconds, r.PlanRatio)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1fs\t%s\t%.1f\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\t%s\t\n",
+			r.Scenario, r.Rows, r.ElapsedSeconds, est, r.RequestsPerSecond, ratio, r.RequestsPerRow,
 			r.PerRow["POST"], r.PerRow["GET"], r.PerRow["PUT"], r.Throttled, r.Retries,
 			rssText(r.PeakRSSBytes), r.verdict())
 	}

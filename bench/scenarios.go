@@ -78,6 +78,10 @@ func scenarios() []scenario {
 			"exit 0; 3 created, the rest updated, the last row of each email in the account; peak RSS < 64 MB", true, scenBulkDup3},
 		{"mailchimp-500k", "import of a 500,000-row Mailchimp audience export (subscribed members, one-cell addresses) --via activities, into an empty account",
 			"exit 0; every row created and verified; requests <= 130; peak RSS < 64 MB", true, scenMailchimp500k},
+		{"small-into-big", "import of 300 rows (100 of them contacts the account holds, every value changed) into a 100,000-contact account, sandbox and import at their defaults (--via auto, --rate 4), after a dry run of it",
+			"exit 0; 200 created, 100 updated; wall time < 60s; dry-run estimate within 2x; the rows' contacts exact", false, scenSmallIntoBig},
+		{"into-empty-20k", "import of 20,000 new rows into an empty account, sandbox and import at their defaults (--via auto, --rate 4), after a dry run of it",
+			"exit 0; every row created; dry-run estimate within 2x; the rows' contacts exact", false, scenIntoEmpty20k},
 		{"export-full-100k", "full export of the 100,000 seeded contacts, --rate 1000 --workers 8 (~100,000 requests)",
 			"exit 0; every contact; requests <= N + N/50 + 3; peak RSS < 64 MB", true, scenExportFull100k},
 	}

@@ -104,10 +104,17 @@ type jobSender struct {
 	assigned    [][3]int64
 	assignedJob map[int64]int64
 	// rate is the rows per second the server was seen to apply a job at,
-	// and queue how long the last job waited before it ran: from the
-	// server's own times, never from our polls.
-	rate  float64
-	queue time.Duration
+	// exportRate the contacts per second it wrote an export at, and queue
+	// how long the last job waited before it ran: from the server's own
+	// times, never from our polls.
+	rate       float64
+	exportRate float64
+	queue      time.Duration
+	// rateFrom and exportRateFrom are the rows of the jobs the speeds
+	// were learned from; lastFinish is when the last job seen ended, by
+	// the server's clock.
+	rateFrom, exportRateFrom int
+	lastFinish               time.Time
 	// names maps each list name to its ids, as the plan read the lists
 	// (export files name lists, memberships hold ids).
 	names map[string][]string
@@ -144,7 +151,7 @@ func (r *run) startJobs(ctx context.Context) error {
 		return err
 	}
 	js := &jobSender{r: r, im: r.im, bc: bc, open: map[string]*openJob{}, nextSeq: next + 1, assignedJob: map[int64]int64{},
-		rate: assumedRowsPerSecond, started: r.im.opts.Now()}
+		rate: assumedRowsPerSecond, exportRate: assumedRowsPerSecond, started: r.im.opts.Now()}
 	js.work, js.cancel = r.im.graceContext(ctx)
 	seen := map[string]bool{}
 	for _, s := range r.srcs {
@@ -666,7 +673,8 @@ func (js *jobSender) waitOldest(ctx context.Context) error {
 
 // learn takes the speed and the queue time of an ended job of rows rows
 // from the server's times (RunStartTime, RunFinishTime, InsertTime); a
-// server that gives none leaves the guesses as they were.
+// server that gives none leaves the guesses as they were. An export's
+// speed is its own: writing a file is not applying rows.
 func (js *jobSender) learn(a *ctct.Activity, rows int) {
 	start, err1 := time.Parse(time.RFC3339, a.RunStartTime)
 	finish, err2 := time.Parse(time.RFC3339, a.RunFinishTime)
@@ -674,28 +682,55 @@ func (js *jobSender) learn(a *ctct.Activity, rows int) {
 	if err1 != nil || err2 != nil || a.Status != ctct.ActivityComplete {
 		return
 	}
-	if run := finish.Sub(start).Seconds(); run > 0 {
-		js.rate = min(max(float64(rows)/run, 100), 1e6)
+	speed, from := &js.rate, &js.rateFrom
+	if a.Type == ctct.ActivityExportContacts {
+		speed, from, rows = &js.exportRate, &js.exportRateFrom, a.TransactionCount
 	}
-	if err3 == nil && start.After(insert) {
-		js.queue = min(start.Sub(insert), js.im.opts.PollMax)
+	if run := finish.Sub(start).Seconds(); run > 0 && rows >= minLearnRows && rows >= *from/2 {
+		*speed, *from = min(max(float64(rows)/run, 100), 1e6), max(*from, rows)
+	}
+	// The server runs one job at a time: a job created behind others
+	// waited for them, which is not its queue time.
+	if err3 == nil {
+		if js.lastFinish.After(insert) {
+			insert = js.lastFinish
+		}
+		if start.After(insert) {
+			js.queue = min(start.Sub(insert), js.im.opts.PollMax)
+		}
+	}
+	if finish.After(js.lastFinish) {
+		js.lastFinish = finish
 	}
 }
 
-// await waits for a job of about rows rows, created at posted, the
-// oldest unfinished (jobs run oldest first): no poll before the server
-// can have queued and run it at the speed seen so far, then polls whose
-// waits grow by half.
+// minLearnRows is the fewest rows a job must have run for its speed to be
+// learned: a few rows' time is mostly the server's overhead; for the same
+// reason a job of less than half the rows of the one the speed was
+// learned from does not change it.
+const minLearnRows = 1000
+
+// await waits for a job of about rows rows (contacts, for an export),
+// created at posted: no poll before the server can have queued and run it
+// at the speed seen so far (jobs run oldest first, so a job created behind
+// others also waits for them: the caller awaits those first), then polls
+// a tenth of that time apart, growing by half up to PollMax: a job that
+// ends a little late is seen a little late, not one long wait later.
 func (js *jobSender) await(ctx context.Context, a *ctct.Activity, rows int, posted time.Time) (*ctct.Activity, error) {
-	first := js.im.opts.PollFirst
+	first, follow := js.im.opts.PollFirst, js.im.opts.PollFirst
 	if rows > 0 {
-		need := js.queue + time.Duration(float64(rows)/js.rate*float64(time.Second))
-		first = max(first, need-js.im.opts.Now().Sub(posted))
+		speed := js.rate
+		if a.Type == ctct.ActivityExportContacts {
+			speed = js.exportRate
+		}
+		need := js.queue + time.Duration(float64(rows)/speed*float64(time.Second))
+		first = max(js.im.opts.PollFirst/4, need-js.im.opts.Now().Sub(posted))
+		follow = max(js.im.opts.PollFirst/2, need/10)
 	}
 	if err := js.im.opts.Sleep(ctx, first); err != nil {
 		return nil, err
 	}
-	return js.bc.WaitActivity(js.work, a.ID, ctct.WaitOptions{First: max(js.im.opts.PollFirst, first/4), Max: max(js.im.opts.PollMax, first/4)})
+	return js.bc.WaitActivity(js.work, a.ID, ctct.WaitOptions{First: follow, Max: max(js.im.opts.PollMax, follow)})
 }
 
 // createExport creates an export job. A POST whose outcome is uncertain
@@ -713,13 +748,14 @@ func (js *jobSender) createExport(x *ctct.ExportOptions) (*ctct.Activity, error)
 	}
 }
 
-// openExport waits for an export job of about rows contacts and opens
-// its file.
-func (js *jobSender) openExport(ctx context.Context, a *ctct.Activity, rows int) (*ctct.ExportReader, io.ReadCloser, error) {
-	a, err := js.await(ctx, a, rows, js.im.opts.Now())
+// openExport waits for an export job of about rows contacts, created at
+// posted, and opens its file.
+func (js *jobSender) openExport(ctx context.Context, a *ctct.Activity, rows int64, posted time.Time) (*ctct.ExportReader, io.ReadCloser, error) {
+	a, err := js.await(ctx, a, int(rows), posted)
 	if err != nil {
 		return nil, nil, err
 	}
+	js.learn(a, 0)
 	if a.Status == ctct.ActivityError {
 		return nil, nil, fmt.Errorf("job %s ended in %s", a.Key(), a.Status)
 	}
@@ -745,11 +781,10 @@ var systemLists = [...]struct{ list, status string }{
 
 // learnTheAccount learns what the plan needs of the account, the cheaper
 // way: by looking the rows' emails up (a search per 50) and reading each
-// existing contact, or from an export of each system list. Before the
-// searches, how many of the emails the account has is guessed from its
-// size (an empty account has none of them, a huge one most); the searches
-// then say, and the exports are taken after all when reading the contacts
-// found would cost more.
+// existing contact, or from an export of each system list. The searches
+// are tried when they alone cost less than the exports; the first few say
+// what share of the emails the account holds, and the exports are taken
+// after all as soon as reading the contacts found would cost more.
 func (js *jobSender) learnTheAccount(ctx context.Context) error {
 	r := js.r
 	emails, err := r.st.undecidedEmails(ctx)
@@ -757,12 +792,7 @@ func (js *jobSender) learnTheAccount(ctx context.Context) error {
 		return err
 	}
 	exportCost := price(r.cost.exportPlan())
-	searchCost := price(r.cost.searches(emails))
-	guess := int64(0)
-	if a := r.cost.account; a > 0 {
-		guess = emails * a / (a + emails)
-	}
-	if lookupCost := price(r.cost.lookupPlan(emails, guess)); !r.cost.known || lookupCost >= exportCost {
+	if !r.cost.known || price(r.cost.searches(emails)) >= exportCost {
 		r.learnedBy = "export"
 		return js.learnAccount(ctx)
 	}
@@ -770,17 +800,43 @@ func (js *jobSender) learnTheAccount(ctx context.Context) error {
 		return err
 	}
 	js.im.setPhase("planning: looking the emails up")
-	toRead, err := js.searchAll(ctx)
+	// A first search, of emails spread over the rows, says what share of
+	// them the account holds; the rest of the lookups go on only while
+	// they stay the cheaper way.
+	probe, err := r.st.sampleUndecidedEmails(ctx, emails, probeEmails)
 	if err != nil {
 		return err
 	}
-	if lookupCost := price(r.cost.lookupPlan(emails, toRead)); lookupCost-searchCost >= exportCost {
+	toRead, err := js.searchBatch(ctx, probe)
+	if err != nil {
+		return err
+	}
+	guess := toRead * emails / max(int64(len(probe)), 1)
+	if price(r.cost.lookupPlan(emails, guess))-price(r.cost.searches(int64(len(probe)))) >= exportCost {
+		r.learnedBy = "export"
+		return js.learnAccount(ctx)
+	}
+	skip := make(map[string]bool, len(probe))
+	for _, e := range probe {
+		skip[e] = true
+	}
+	more, err := js.searchEmails(ctx, skip)
+	if err != nil {
+		return err
+	}
+	toRead += more
+	if price(r.cost.lookupPlan(emails, toRead))-price(r.cost.searches(emails)) >= exportCost {
 		r.learnedBy = "export"
 		return js.learnAccount(ctx)
 	}
 	r.learnedBy = "lookups"
 	return js.readFound(ctx)
 }
+
+// probeEmails is how many emails the plan looks up (one search) before it
+// judges, from the share of them the account holds, whether looking up
+// the rest and reading the contacts found beats exporting the account.
+const probeEmails = batchSize
 
 // undecidedEmails counts the emails of the rows the plan decides.
 func (st *store) undecidedEmails(ctx context.Context) (int64, error) {
@@ -791,56 +847,89 @@ func (st *store) undecidedEmails(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// searchAll looks the emails of the undecided rows up, 50 a request, and
-// puts what it finds in the account table: the status of each contact,
-// and its id to read (not a Do Not Mail contact's: its rows are skipped
-// whatever it holds). It returns the contacts to read.
-func (js *jobSender) searchAll(ctx context.Context) (int64, error) {
-	st := js.r.st
+// searchEmails looks the emails of the undecided rows up, 50 a request,
+// but those in skip (already looked up), and puts what it finds in the
+// account table (searchBatch). It returns the contacts to read.
+func (js *jobSender) searchEmails(ctx context.Context, skip map[string]bool) (int64, error) {
 	var toRead int64
 	after := ""
 	for {
 		if err := interrupted(ctx); err != nil {
 			return toRead, err
 		}
-		emails, err := st.nextUndecidedEmails(ctx, after, batchSize)
+		emails, err := js.r.st.nextUndecidedEmails(ctx, after, batchSize)
 		if err != nil || len(emails) == 0 {
 			return toRead, err
 		}
 		after = emails[len(emails)-1]
-		found, err := js.im.client.SearchEmails(js.work, emails)
-		if err != nil {
-			return toRead, fmt.Errorf("plan: look up %d emails: %w", len(emails), err)
+		emails = slices.DeleteFunc(emails, func(e string) bool { return skip[e] })
+		if len(emails) == 0 {
+			continue
 		}
-		var entries []*accountEntry
-		var ids []string
-		for i := range found {
-			c := &found[i]
-			e := &accountEntry{email: strings.ToLower(c.EmailAddress), status: c.Status, exists: true, orig: true}
-			entries = append(entries, e)
-			id := ""
-			if c.Status != ctct.StatusDoNotMail {
-				id = c.ID
-				toRead++
-			}
-			ids = append(ids, id)
-		}
-		js.im.counts.planned.Add(int64(len(found)))
-		err = st.tx(ctx, func(tx *sql.Tx) error {
-			if err := putAccount(ctx, tx, entries); err != nil {
-				return err
-			}
-			for i, e := range entries {
-				if _, err := tx.ExecContext(ctx, "UPDATE account SET cid = ? WHERE email = ?", ids[i], e.email); err != nil {
-					return fmt.Errorf("journal: %w", err)
-				}
-			}
-			return nil
-		})
+		n, err := js.searchBatch(ctx, emails)
+		toRead += n
 		if err != nil {
 			return toRead, err
 		}
 	}
+}
+
+// searchBatch looks up to 50 emails up in one request and puts what it
+// finds in the account table: the status of each contact, and its id to
+// read (not a Do Not Mail contact's: its rows are skipped whatever it
+// holds). It returns the contacts to read.
+func (js *jobSender) searchBatch(ctx context.Context, emails []string) (int64, error) {
+	found, err := js.im.client.SearchEmails(js.work, emails)
+	if err != nil {
+		return 0, fmt.Errorf("plan: look up %d emails: %w", len(emails), err)
+	}
+	var toRead int64
+	var entries []*accountEntry
+	var ids []string
+	for i := range found {
+		c := &found[i]
+		e := &accountEntry{email: strings.ToLower(c.EmailAddress), status: c.Status, exists: true, orig: true}
+		entries = append(entries, e)
+		id := ""
+		if c.Status != ctct.StatusDoNotMail {
+			id = c.ID
+			toRead++
+		}
+		ids = append(ids, id)
+	}
+	js.im.counts.planned.Add(int64(len(found)))
+	err = js.r.st.tx(ctx, func(tx *sql.Tx) error {
+		if err := putAccount(ctx, tx, entries); err != nil {
+			return err
+		}
+		for i, e := range entries {
+			if _, err := tx.ExecContext(ctx, "UPDATE account SET cid = ? WHERE email = ?", ids[i], e.email); err != nil {
+				return fmt.Errorf("journal: %w", err)
+			}
+		}
+		return nil
+	})
+	return toRead, err
+}
+
+// sampleUndecidedEmails returns up to k of the n distinct emails of the
+// undecided rows, evenly spread over them in order (a file's first rows
+// are often its oldest, or the ones already imported).
+func (st *store) sampleUndecidedEmails(ctx context.Context, n, k int64) ([]string, error) {
+	step := max(n/max(k, 1), 1)
+	var out []string
+	for i := int64(0); i < k && i*step < n; i++ {
+		var e string
+		err := st.db.QueryRowContext(ctx, "SELECT DISTINCT email FROM rows WHERE outcome = '' AND path = 0 ORDER BY email LIMIT 1 OFFSET ?", i*step).Scan(&e)
+		if errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // nextUndecidedEmails returns up to limit emails of the undecided rows,
@@ -936,6 +1025,7 @@ func (js *jobSender) learnAccount(ctx context.Context) error {
 		}
 	}
 	acts := make([]*ctct.Activity, len(systemLists))
+	posted := js.im.opts.Now()
 	for i, s := range systemLists {
 		x := &ctct.ExportOptions{List: s.list, FileType: ctct.FileTypeCSV, SortBy: ctct.SortByEmail, ListNames: js.r.lists.lists != nil, Columns: cols}
 		a, err := js.createExport(x)
@@ -944,8 +1034,12 @@ func (js *jobSender) learnAccount(ctx context.Context) error {
 		}
 		acts[i] = a
 	}
+	var rows int64
 	for i, s := range systemLists {
-		n, err := js.loadExport(ctx, acts[i], s.status)
+		// The server runs them in turn: each ends after the ones before.
+		size, _ := listSize(js.r.lists.lists, s.list)
+		rows += size
+		n, err := js.loadExport(ctx, acts[i], s.status, rows, posted)
 		if err != nil {
 			return fmt.Errorf("plan: export list %s: %w", s.list, err)
 		}
@@ -954,10 +1048,10 @@ func (js *jobSender) learnAccount(ctx context.Context) error {
 	return nil
 }
 
-// loadExport waits for an export job and puts its contacts in the
-// account table.
-func (js *jobSender) loadExport(ctx context.Context, a *ctct.Activity, status string) (int64, error) {
-	er, body, err := js.openExport(ctx, a, 0)
+// loadExport waits for an export job of about rows contacts, created at
+// posted, and puts its contacts in the account table.
+func (js *jobSender) loadExport(ctx context.Context, a *ctct.Activity, status string, rows int64, posted time.Time) (int64, error) {
+	er, body, err := js.openExport(ctx, a, rows, posted)
 	if err != nil {
 		return 0, err
 	}

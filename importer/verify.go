@@ -79,7 +79,7 @@ func (r *run) verify(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("verify: export %s: %w", what, err)
 	}
-	er, body, err := js.openExport(ctx, a, int(toCheck))
+	er, body, err := js.openExport(ctx, a, listRows+toCheck, r.im.opts.Now())
 	if err != nil {
 		return fmt.Errorf("verify: export %s: %w", what, err)
 	}
