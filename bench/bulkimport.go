@@ -156,13 +156,18 @@ func bulkImportScenario(ctx context.Context, e *env, name string, n int) (*resul
 	if err != nil {
 		return nil, err
 	}
+	sumPath := filepath.Join(e.dir, name+".summary.json")
+	os.Remove(sumPath)
+	plan, err := dryRunPlan(ctx, e, clientEnv(sb.URL), bulkImportArgs(via, input, sumPath))
+	if err != nil {
+		sb.Stop()
+		return nil, err
+	}
 	before, err := sb.Stats(ctx)
 	if err != nil {
 		sb.Stop()
 		return nil, err
 	}
-	sumPath := filepath.Join(e.dir, name+".summary.json")
-	os.Remove(sumPath)
 	r, err := runCLI(ctx, e, clientEnv(sb.URL), runLimit, bulkImportArgs(via, input, sumPath)...)
 	if err != nil {
 		sb.Stop()
@@ -182,6 +187,7 @@ func bulkImportScenario(ctx context.Context, e *env, name string, n int) (*resul
 	res := &result{}
 	res.measure(before, after, s.Read, r.Elapsed, 0)
 	res.Retries, res.PeakRSSBytes = s.Retries, r.PeakRSS
+	res.comparePlan(plan, r.Elapsed, false)
 	res.notef("import --via %s (%s); input %d rows, %.1f MB; account seeded with %d contacts in %s (not measured)",
 		via, strings.Join(bulkImportArgs(via, "FILE", "S.json")[1:], " "), n, float64(size)/(1<<20),
 		bulkCounts(n)[bulkPresentSame]+bulkCounts(n)[bulkPresentDiff]+bulkCounts(n)[bulkDoNotMail], seedTime.Round(time.Millisecond))
@@ -630,12 +636,17 @@ func importAndCheckLast(ctx context.Context, e *env, name, input string, n int, 
 	if err != nil {
 		return nil, err
 	}
+	sumPath := filepath.Join(e.dir, name+".summary.json")
+	plan, err := dryRunPlan(ctx, e, clientEnv(sb.URL), bulkImportArgs("activities", input, sumPath))
+	if err != nil {
+		sb.Stop()
+		return nil, err
+	}
 	before, err := sb.Stats(ctx)
 	if err != nil {
 		sb.Stop()
 		return nil, err
 	}
-	sumPath := filepath.Join(e.dir, name+".summary.json")
 	r, err := runCLI(ctx, e, clientEnv(sb.URL), runLimit, bulkImportArgs("activities", input, sumPath)...)
 	if err != nil {
 		sb.Stop()
@@ -654,6 +665,7 @@ func importAndCheckLast(ctx context.Context, e *env, name, input string, n int, 
 	res := &result{}
 	res.measure(before, after, s.Read, r.Elapsed, 0)
 	res.Retries, res.PeakRSSBytes = s.Retries, r.PeakRSS
+	res.comparePlan(plan, r.Elapsed, false)
 	res.notef("wall time %s; %d jobs, %d export jobs, %d rows verified; requests by method %v", r.Elapsed.Round(time.Millisecond), s.BulkJobs, s.ExportJobs, s.Verified, s.ByMethod)
 	res.add("exit code", "0", strconv.Itoa(r.Exit), r.Exit == 0)
 	if r.Exit != 0 {

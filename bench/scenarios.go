@@ -199,12 +199,17 @@ func importScenario(ctx context.Context, e *env, setup []int, v int) (*result, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	const rate = 100
+	tag := fmt.Sprintf("measured-v%d", v)
+	plan, err := dryRunPlan(ctx, e, clientEnv(sb.URL), importArgs(f, rate, 8, filepath.Join(e.dir, tag+".summary.json")))
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	before, err := sb.Stats(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	const rate = 100
-	r, s, err := importOnce(ctx, e, sb, f, rate, 8, fmt.Sprintf("measured-v%d", v))
+	r, s, err := importOnce(ctx, e, sb, f, rate, 8, tag)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -215,6 +220,7 @@ func importScenario(ctx context.Context, e *env, setup []int, v int) (*result, *
 	res := &result{}
 	res.measure(before, after, s.Read, r.Elapsed, rate)
 	res.Retries, res.PeakRSSBytes = s.Retries, r.PeakRSS
+	res.comparePlan(plan, r.Elapsed, false)
 	res.add("exit code", "0", strconv.Itoa(r.Exit), r.Exit == 0)
 	res.add("rows read", strconv.Itoa(n), strconv.FormatInt(s.Read, 10), s.Read == int64(n))
 

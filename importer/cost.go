@@ -157,9 +157,21 @@ func (c costModel) jobs(rows, perJob int64) (time.Duration, int64) {
 }
 
 // collection is the time and requests of rows rows through the contacts
-// collection: a search per 50, and up to two requests per row (GET and
-// PUT of an existing contact, POST of a new one, a DELETE for an opt-out).
-func (c costModel) collection(rows int64) (time.Duration, int64) {
-	n := (rows+batchSize-1)/batchSize + 2*rows
+// collection, existing of whose contacts the account holds: a search per
+// 50, a POST for each new contact, a GET and a PUT (or a DELETE for an
+// opt-out) for each existing one.
+func (c costModel) collection(rows, existing int64) (time.Duration, int64) {
+	existing = min(max(existing, 0), rows)
+	n := (rows+batchSize-1)/batchSize + rows + existing
 	return c.requests(n), n
+}
+
+// existingGuess is how many of emails emails an account of account
+// contacts holds, when they were not looked up: none of an empty
+// account's, most of a huge one's.
+func existingGuess(emails, account int64) int64 {
+	if account <= 0 || emails <= 0 {
+		return 0
+	}
+	return emails * account / (account + emails)
 }

@@ -219,10 +219,7 @@ func (im *Importer) planDry(ctx context.Context, m *mapping.Mapping, dc *dryCoun
 		}
 		guess := existing
 		if guess < 0 {
-			guess = 0
-			if a := cost.account; a > 0 {
-				guess = emails * a / (a + emails)
-			}
+			guess = existingGuess(emails, cost.account)
 		}
 		ed, en := cost.exportPlan()
 		ld, ln := cost.lookupPlan(emails, guess)
@@ -258,7 +255,11 @@ func (im *Importer) planDry(ctx context.Context, m *mapping.Mapping, dc *dryCoun
 		}
 	}
 	if contactsRows > 0 {
-		cd, cn := cost.collection(contactsRows)
+		known := existing
+		if known < 0 {
+			known = existingGuess(contactsRows, cost.account)
+		}
+		cd, cn := cost.collection(contactsRows, min(known, contactsRows))
 		add(cd, cn)
 	}
 	// The read stage writes every row to the store before the first request.

@@ -526,9 +526,13 @@ func TestImportDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 3 searches + 2 per valid row at most.
-	if sum.Read != 121 || sum.Valid != 120 || sum.Failed != 1 || sum.PlannedRequests != 3+240 {
+	// No account: planned as an empty one, 3 searches and a POST per
+	// valid row, each of which would fail for want of a list.
+	if sum.Read != 121 || sum.Valid != 120 || sum.Failed != 1 || sum.PlannedRequests != 3+120 {
 		t.Errorf("summary %+v", sum)
+	}
+	if sum.PlanFailRows != 120 || !sum.PlanFailAtMost {
+		t.Errorf("plan fails %d rows (at most: %v), want up to 120", sum.PlanFailRows, sum.PlanFailAtMost)
 	}
 }
 
