@@ -25,7 +25,7 @@ func exitCode(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue), errors.As(err, &mapErr), errors.As(err, &refused), errors.Is(err, importer.ErrJournalExists),
-		errors.Is(err, exporter.ErrUnknownList), errors.Is(err, exporter.ErrStateMismatch):
+		errors.Is(err, exporter.ErrUnknownList), errors.Is(err, exporter.ErrStateMismatch), errors.Is(err, exporter.ErrIncrementalBulk):
 		return exitUsage
 	case errors.Is(err, importer.ErrInterrupted), errors.Is(err, exporter.ErrInterrupted), errors.Is(err, context.Canceled):
 		return exitInterrupted

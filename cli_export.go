@@ -68,9 +68,9 @@ unless --via contacts asks for the exact, one-request-per-contact path.`,
 	group(flags, "Selection", "status", "list", "since", "state", "email", "overlap")
 	flags.StringVar(&o.detail, "detail", "full", "`full` (one request per contact, every field) or summary (the listing's fields, one request per 50 contacts)")
 	flags.StringVar(&o.via, "via", string(exporter.ViaAuto), "way through the API: contacts (the contacts collection: every column, exact; about one request per contact), "+
-		"activities (one bulk export job per list: a few requests for any size; these columns stay empty: "+strings.Join(exporter.BulkEmptyColumns(), ", ")+
+		"activities (one bulk export job per list: a few requests for any size; the file has no column it cannot fill: "+strings.Join(exporter.BulkEmptyColumns(), ", ")+
 		"; Status is empty for active contacts (Active or Unconfirmed: the file does not say) and with --list alone; OptInTime is to the minute) "+
-		"or auto (activities, except with --state, --since, --email or --detail summary, which take contacts)")
+		"or auto (contacts for --since, --email, --detail summary, the later runs of --state, and a small account; activities otherwise, a first --state run included)")
 	flags.IntVar(&o.workers, "workers", exporter.DefaultWorkers, "contact details fetched at once")
 	flags.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
 	flags.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this `FILE`")
@@ -159,7 +159,7 @@ func exportExit(runErr error, o *exportOptions) error {
 	switch {
 	case runErr == nil:
 		return nil
-	case errors.Is(runErr, exporter.ErrUnknownList), errors.Is(runErr, exporter.ErrStateMismatch):
+	case errors.Is(runErr, exporter.ErrUnknownList), errors.Is(runErr, exporter.ErrStateMismatch), errors.Is(runErr, exporter.ErrIncrementalBulk):
 		return runErr
 	case errors.Is(runErr, exporter.ErrTargetMismatch):
 		return &usageError{msg: fmt.Sprintf("%v (%s)\nThe target is the account of CTCT_USERNAME (--user) at CTCT_BASE_URL (--base-url), or --sandbox FILE; "+
@@ -176,7 +176,7 @@ func exportExit(runErr error, o *exportOptions) error {
 func (o *exportOptions) validate() (exporter.Options, fs.FileMode, error) {
 	opts := exporter.Options{
 		Status: exporter.Status(o.status), List: o.list, Emails: o.emails, Detail: exporter.Detail(o.detail), Via: exporter.Via(o.via),
-		Workers: o.workers, Raw: o.raw, StatePath: o.statePath, Overlap: o.overlap, Version: version,
+		Workers: o.workers, Raw: o.raw, StatePath: o.statePath, Overlap: o.overlap, Version: version, Rate: o.conn.rate,
 	}
 	if err := o.conn.validate(); err != nil {
 		return opts, 0, err

@@ -82,6 +82,8 @@ func scenarios() []scenario {
 			"exit 0; 200 created, 100 updated; wall time < 60s; dry-run estimate within 2x; the rows' contacts exact", false, scenSmallIntoBig},
 		{"into-empty-20k", "import of 20,000 new rows into an empty account, sandbox and import at their defaults (--via auto, --rate 4), after a dry run of it",
 			"exit 0; every row created; dry-run estimate within 2x; the rows' contacts exact", false, scenIntoEmpty20k},
+		{"first-state-export", "export --state S -o F at the CLI's defaults (--rate 4) on a 100,000-contact account (the seeded store of -cache), then again",
+			"first run: exit 0, via activities, every contact, requests <= 20, the mark at the run's start; next run: via contacts, 0 contacts, requests <= 10", false, scenFirstStateExport},
 		{"export-full-100k", "full export of the 100,000 seeded contacts, --rate 1000 --workers 8 (~100,000 requests)",
 			"exit 0; every contact; requests <= N + N/50 + 3; peak RSS < 64 MB", true, scenExportFull100k},
 	}

@@ -61,9 +61,28 @@ type BulkClient interface {
 // ErrJobFailed: an export job ended in ERROR; nothing was put in place.
 var ErrJobFailed = errors.New("export job failed")
 
+// bulkColumns is the header of an export through jobs: the export header
+// without BulkEmptyColumns, and the positions of its columns in it.
+func bulkColumns() (header []string, pick []int) {
+	left := map[string]bool{}
+	for _, name := range BulkEmptyColumns() {
+		left[name] = true
+	}
+	for i, name := range mapping.ExportHeader() {
+		if !left[name] {
+			header = append(header, name)
+			pick = append(pick, i)
+		}
+	}
+	return header, pick
+}
+
 // BulkEmptyColumns returns the columns of the export header that an
-// export through Activities leaves empty, in header order: the file has
-// no contact id, no server times, no opt-out data and no column for them.
+// export through Activities cannot fill, in header order: the file has no
+// contact id, no server times, no opt-out data and no column for them. Its
+// file leaves them out, as a summary export leaves out what it did not
+// fetch: a blank cell re-imported with --empty clear would erase the value
+// the account holds.
 func BulkEmptyColumns() []string {
 	var out []string
 	for _, name := range mapping.ExportHeader() {
@@ -82,11 +101,11 @@ func BulkEmptyColumns() []string {
 	return out
 }
 
-// resolveVia returns the way an export with opts takes. Auto takes
-// Activities for a full export of lists, and the collection for what
-// only the collection can do, and does cheaply: an incremental or --since
-// export (bulk exports cannot filter by update time), given emails, a
-// summary export.
+// resolveVia returns the way an export with opts takes, as far as the
+// options alone say: auto takes the collection for what only the
+// collection can do (a --since export, given emails, a summary); for a
+// full export of lists (and the first run of a state file, which is one)
+// it stays auto, for the run to choose by the account's size (chooseVia).
 func (opts *Options) resolveVia() Via {
 	if opts.Via != ViaAuto {
 		if opts.Via == "" {
@@ -94,14 +113,14 @@ func (opts *Options) resolveVia() Via {
 		}
 		return opts.Via
 	}
-	if opts.StatePath != "" || !opts.Since.IsZero() || len(opts.Emails) > 0 || opts.Detail == DetailSummary {
+	if !opts.Since.IsZero() || len(opts.Emails) > 0 || opts.Detail == DetailSummary {
 		return ViaContacts
 	}
-	return ViaActivities
+	return ViaAuto
 }
 
 // checkVia reports options that an export through Activities cannot
-// honour.
+// honour (a state file's later runs are checked once it is read).
 func (opts Options) checkVia() error {
 	switch opts.Via {
 	case "", ViaAuto, ViaContacts:
@@ -111,8 +130,6 @@ func (opts Options) checkVia() error {
 		return fmt.Errorf("unknown way %q: use auto, contacts or activities", opts.Via)
 	}
 	switch {
-	case opts.StatePath != "":
-		return errors.New("an incremental export (state file) goes through the contacts collection: bulk exports cannot filter by update time")
 	case !opts.Since.IsZero():
 		return errors.New("an export of the contacts changed since a time goes through the contacts collection: bulk exports cannot filter by update time")
 	case len(opts.Emails) > 0:
@@ -121,6 +138,115 @@ func (opts Options) checkVia() error {
 		return errors.New("a summary export goes through the contacts collection (an export through activities writes every bulk column)")
 	}
 	return nil
+}
+
+// ErrIncrementalBulk refuses --via activities for a state file's later
+// runs.
+var ErrIncrementalBulk = errors.New("an incremental export (the state file has a high-water mark) goes through the contacts collection: bulk exports cannot filter by update time")
+
+// Costs of the two ways, for auto's choice (requests at the run's rate;
+// a job's queue time, polls and file; its contacts at a server's speed).
+const (
+	// assumedRate is the requests per second when the run does not say.
+	assumedRate = 4.0
+	// jobOverhead is a bulk export job's queue time and its few requests.
+	jobOverhead = 3 * time.Second
+	// jobRowsPerSecond is the contacts a second an export job writes.
+	jobRowsPerSecond = 5000
+	// exactWorth is the time auto spends to write every column exactly:
+	// the collection is taken while it takes no longer than the jobs and
+	// this much more.
+	exactWorth = 30 * time.Second
+	// assumedDailyQuota is the account's requests a day (PROTOCOL.md).
+	assumedDailyQuota = 10000
+)
+
+// exportSize is the contacts the export's lists hold, as the lists feed
+// counts them, and whether it says.
+func (e *Exporter) exportSize(lists []ctct.List) (int64, bool) {
+	want := map[string]bool{}
+	switch {
+	case e.opts.List != "":
+		found, err := ctct.FindList(lists, e.opts.List)
+		if err != nil {
+			return 0, false
+		}
+		want[ctct.Number(found.ID)] = true
+	case e.opts.Status == StatusAll:
+		for _, k := range kinds {
+			want[string(k)] = true
+		}
+	default:
+		want[string(e.opts.Status)] = true
+	}
+	var n int64
+	for _, l := range lists {
+		if want[ctct.Number(l.ID)] {
+			if !l.CountKnown {
+				return 0, false
+			}
+			n += int64(l.ContactCount)
+		}
+	}
+	return n, true
+}
+
+// collectionCost is the time and requests of walking n contacts through
+// the collection: a page per 50, and a GET per contact for a full export.
+func (e *Exporter) collectionCost(n int64) (time.Duration, int64) {
+	req := (n + 49) / 50
+	if e.opts.Detail != DetailSummary {
+		req += n
+	}
+	rate := e.opts.Rate
+	if rate <= 0 {
+		rate = assumedRate
+	}
+	return time.Duration(float64(req) / rate * float64(time.Second)), req
+}
+
+// chooseVia is auto's way for a full export of n contacts: the collection
+// (every column exact) while it is cheap, jobs otherwise.
+func (e *Exporter) chooseVia(n int64, known bool) Via {
+	if !known {
+		return ViaActivities
+	}
+	jobs := int64(1)
+	if e.opts.List == "" && e.opts.Status == StatusAll {
+		jobs = int64(len(kinds))
+	}
+	bulk := time.Duration(jobs)*jobOverhead + time.Duration(float64(n)/jobRowsPerSecond*float64(time.Second))
+	if walk, _ := e.collectionCost(n); walk <= bulk+exactWorth {
+		return ViaContacts
+	}
+	return ViaActivities
+}
+
+// sayWalkCost warns, before a full walk of n contacts through the
+// collection, what it will cost: requests, time at the rate, and days of
+// the account's daily quota.
+func (e *Exporter) sayWalkCost(n int64) {
+	d, req := e.collectionCost(n)
+	if req < assumedDailyQuota/10 {
+		return
+	}
+	rate := e.opts.Rate
+	if rate <= 0 {
+		rate = assumedRate
+	}
+	e.opts.Warnf("exporting %d contacts through the contacts collection takes about %d requests: %s at --rate %g, %.1f days of a %d-request daily quota (--via activities takes a few requests)",
+		n, req, humanDuration(d), rate, float64(req)/assumedDailyQuota, assumedDailyQuota)
+}
+
+// humanDuration writes d rounded for a person: 35h0m, 12m30s, 45s.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour:
+		return d.Round(time.Minute).String()
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 // bulkJob is one export job of a run: the list it exports and, for a
@@ -149,9 +275,12 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 	if !ok {
 		return errors.New("export through activities: the client cannot run bulk jobs")
 	}
-	lists, err := e.client.Lists(ctx)
-	if err != nil {
-		return fmt.Errorf("read lists: %w", err)
+	lists := r.lists
+	if lists == nil {
+		var err error
+		if lists, err = e.client.Lists(ctx); err != nil {
+			return fmt.Errorf("read lists: %w", err)
+		}
 	}
 	var jobs []*bulkJob
 	switch {
@@ -201,10 +330,10 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 	}
 	names := ctct.ListsByName(lists, func(l ctct.List) string { return l.ID })
 	if len(jobs) == 2 && jobs[1].emailOnly {
-		return e.joinFiles(ctx, bc, jobs[0], jobs[1], names, rw)
+		return e.joinFiles(ctx, bc, jobs[0], jobs[1], names, r, rw)
 	}
 	for _, j := range jobs {
-		f, err := e.openFile(ctx, bc, j, names)
+		f, err := e.openFile(ctx, bc, j, names, r)
 		if err != nil {
 			return err
 		}
@@ -220,13 +349,13 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 // joinFiles writes the rows of the list's file whose email is in the
 // filter's file. Both are sorted by email (sortBy EMAIL_ADDRESS); a file
 // found out of order is an error, never a silent miss.
-func (e *Exporter) joinFiles(ctx context.Context, bc BulkClient, list, filter *bulkJob, names map[string][]string, rw *rowWriter) error {
-	lf, err := e.openFile(ctx, bc, list, names)
+func (e *Exporter) joinFiles(ctx context.Context, bc BulkClient, list, filter *bulkJob, names map[string][]string, r *run, rw *rowWriter) error {
+	lf, err := e.openFile(ctx, bc, list, names, r)
 	if err != nil {
 		return err
 	}
 	defer lf.close()
-	ff, err := e.openFile(ctx, bc, filter, names)
+	ff, err := e.openFile(ctx, bc, filter, names, r)
 	if err != nil {
 		return err
 	}
@@ -259,6 +388,7 @@ func (e *Exporter) joinFiles(ctx context.Context, bc BulkClient, list, filter *b
 // bulkFile is the file of a finished job, read one row at a time.
 type bulkFile struct {
 	e     *Exporter
+	r     *run
 	j     *bulkJob
 	body  io.ReadCloser
 	er    *ctct.ExportReader
@@ -269,7 +399,7 @@ type bulkFile struct {
 
 // openFile waits for the job to finish and opens its file. A job that
 // ended in ERROR is ErrJobFailed.
-func (e *Exporter) openFile(ctx context.Context, bc BulkClient, j *bulkJob, names map[string][]string) (*bulkFile, error) {
+func (e *Exporter) openFile(ctx context.Context, bc BulkClient, j *bulkJob, names map[string][]string, r *run) (*bulkFile, error) {
 	first := e.opts.PollFirst
 	if j.rows > 0 {
 		first = max(first, time.Duration(float64(j.rows)/pollRowsPerSecond*float64(time.Second)))
@@ -304,7 +434,7 @@ func (e *Exporter) openFile(ctx context.Context, bc BulkClient, j *bulkJob, name
 			e.opts.Warnf("%d lists are named %q: their memberships are left out of ContactLists (--via contacts writes them)", len(found), n)
 		}
 	}
-	return &bulkFile{e: e, j: j, body: body, er: er, ids: ids}, nil
+	return &bulkFile{e: e, r: r, j: j, body: body, er: er, ids: ids}, nil
 }
 
 func (f *bulkFile) close() { f.body.Close() }
@@ -352,8 +482,8 @@ func (f *bulkFile) copyTo(ctx context.Context, rw *rowWriter) error {
 	}
 }
 
-// write writes one row of the file in the canonical header: the bulk
-// columns, Status when the list says it, ContactLists from the list
+// write writes one row of the file in the header of bulkColumns: the
+// bulk columns, Status when the list says it, ContactLists from the list
 // columns, OptInSource from Added By and OptInTime from Date Added.
 func (f *bulkFile) write(rw *rowWriter, x *ctct.ExportRow) error {
 	ct := x.BulkRow.Contact()
@@ -373,7 +503,12 @@ func (f *bulkFile) write(rw *rowWriter, x *ctct.ExportRow) error {
 			f.e.opts.Warnf("the export file of list %s has a Date Added %q that is not %s: such dates are left out of OptInTime", f.j.list, x.DateAdded, dateAddedLayout)
 		}
 	}
-	if err := rw.Write(mapping.ExportRow(ct, x.AddedBy, optIn)); err != nil {
+	row := mapping.ExportRow(ct, x.AddedBy, optIn)
+	if f.r.pick != nil {
+		f.r.cells = pickCells(row, f.r.pick, f.r.cells)
+		row = f.r.cells
+	}
+	if err := rw.Write(row); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
 	f.e.counts.rows.Add(1)

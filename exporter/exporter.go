@@ -116,10 +116,15 @@ type Options struct {
 	Detail Detail
 	// Via is the way through the API: ViaContacts (the zero value: the
 	// contacts collection, every column exact), ViaActivities (bulk export
-	// jobs: a few requests whatever the size, BulkEmptyColumns left empty)
-	// or ViaAuto, which takes Activities unless the export needs the
-	// collection (a state file, a since time, emails, a summary).
+	// jobs: a few requests whatever the size, without the columns of
+	// BulkEmptyColumns) or ViaAuto, which takes the collection when the
+	// export needs it (a state file's later runs, a since time, emails, a
+	// summary) or when it is cheap (a small account: see chooseVia), and
+	// jobs otherwise (a state file's first run too).
 	Via Via
+	// Rate is the client's requests per second, for auto's choice and the
+	// cost it warns of (0: 4, the API's limit).
+	Rate float64
 	// PollFirst and PollMax are the first and the longest wait between
 	// the polls of an export job (defaults DefaultPollFirst and
 	// DefaultPollMax); the first wait of a job whose list says its size
@@ -167,6 +172,16 @@ type Exporter struct {
 	opts   Options
 	counts counters
 	base   ctct.Counters
+	// via is the way the run took (a Via), set once it chose.
+	via atomic.Value
+}
+
+// way is the way the run takes: the one it chose, else the options'.
+func (e *Exporter) way() Via {
+	if v, ok := e.via.Load().(Via); ok {
+		return v
+	}
+	return e.opts.Via
 }
 
 // counters are the live counts of a run, safe for concurrent use.
@@ -256,7 +271,7 @@ func (opts Options) Validate() error {
 func (e *Exporter) Progress() (done int64, text string) {
 	c := &e.counts
 	req := e.client.Counters().Requests - e.base.Requests
-	if e.opts.Via == ViaActivities {
+	if e.way() == ViaActivities {
 		text = fmt.Sprintf("rows %d, export jobs %d", c.rows.Load(), c.jobs.Load())
 	} else {
 		text = fmt.Sprintf("rows %d, listed %d, pages %d", c.rows.Load(), c.listed.Load(), c.pages.Load())

@@ -62,9 +62,17 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 			e.opts.Warnf("state file %s names no target (an earlier version wrote it): it is bound to %s from this run on", e.opts.StatePath, e.opts.Target)
 		}
 	}
-	if e.opts.Via == ViaActivities {
+	via, err := e.decideVia(ctx, r, st)
+	if err != nil {
+		return finish(err)
+	}
+	e.via.Store(via)
+	sum.Via = string(via)
+	if via == ViaActivities {
 		r.out = newRowWriter(w, e.opts.Raw)
-		if err := r.out.writeHeader(); err != nil {
+		header, pick := bulkColumns()
+		r.pick, sum.LeftOut = pick, BulkEmptyColumns()
+		if err := r.out.Write(header); err != nil {
 			return finish(fmt.Errorf("write header: %w", err))
 		}
 		err := e.exportBulk(ctx, r, r.out)
@@ -76,7 +84,7 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 		}
 		return finish(err)
 	}
-	listID, err := e.resolveList(ctx)
+	listID, err := e.resolveList(ctx, r.lists)
 	if err != nil {
 		return finish(err)
 	}
@@ -109,18 +117,55 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 	return finish(nil)
 }
 
+// decideVia returns the way of the run: a state file's later runs take
+// the collection (jobs cannot filter by update time); auto chooses for a
+// full export by the size of what it exports, read from the lists feed
+// (one request); and a full walk of the collection first says what it
+// will cost when that is much.
+func (e *Exporter) decideVia(ctx context.Context, r *run, st *State) (Via, error) {
+	via := e.opts.Via
+	if st != nil {
+		if via == ViaActivities {
+			return via, ErrIncrementalBulk
+		}
+		return ViaContacts, nil
+	}
+	if !e.opts.Since.IsZero() || len(e.opts.Emails) > 0 || via == ViaActivities {
+		return via, nil
+	}
+	if via == ViaContacts && e.opts.StatePath == "" {
+		return via, nil // chosen by the user: the cost is said for a state's first run
+	}
+	lists, err := e.client.Lists(ctx)
+	if err != nil {
+		return via, fmt.Errorf("read lists: %w", err)
+	}
+	r.lists = lists
+	n, known := e.exportSize(lists)
+	if via == ViaAuto {
+		via = e.chooseVia(n, known)
+	}
+	if via == ViaContacts && known {
+		e.sayWalkCost(n)
+	}
+	return via, nil
+}
+
 // resolveList returns the list number of Options.List, found by
-// ctct.FindList's rule (a number, else a name) in one read of the lists,
+// ctct.FindList's rule (a number, else a name) in lists (read once here
+// when nil),
 // so that an unknown number is refused like an unknown name and a name
 // with digits in it is never taken for a number.
-func (e *Exporter) resolveList(ctx context.Context) (string, error) {
+func (e *Exporter) resolveList(ctx context.Context, lists []ctct.List) (string, error) {
 	l := e.opts.List
 	if l == "" {
 		return "", nil
 	}
-	lists, err := e.client.Lists(ctx)
-	if err != nil {
-		return "", fmt.Errorf("resolve list %q: %w", l, err)
+	if lists == nil {
+		var err error
+		if lists, err = e.client.Lists(ctx); err != nil {
+			return "", fmt.Errorf("resolve list %q: %w", l, err)
+		}
 	}
 	found, err := ctct.FindList(lists, l)
 	if err != nil {
@@ -134,10 +179,13 @@ type run struct {
 	e      *Exporter
 	since  time.Time
 	listID string
-	seen   *idSet
-	out    *rowWriter
-	// pick are the columns of a summary export (see columns); cells is
-	// the storage of its rows.
+	// lists are the account's lists when the run read them to choose its
+	// way (nil otherwise).
+	lists []ctct.List
+	seen  *idSet
+	out   *rowWriter
+	// pick are the columns of a summary export (see columns) or of an
+	// export through jobs (bulkColumns); cells is the storage of its rows.
 	pick  []int
 	cells []string
 }

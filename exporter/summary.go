@@ -70,9 +70,12 @@ type Summary struct {
 	// Complete says the export ended with every contact written (and its
 	// file renamed into place); ExitCode is the command's exit status (set
 	// by the command line).
-	Stopped  string `json:"stopped,omitempty"`
-	Complete bool   `json:"complete"`
-	ExitCode int    `json:"exit_code"`
+	Stopped string `json:"stopped,omitempty"`
+	// LeftOut are the columns of the export header the file does not have
+	// because its way cannot fill them (an export through jobs).
+	LeftOut  []string `json:"columns_left_out,omitempty"`
+	Complete bool     `json:"complete"`
+	ExitCode int      `json:"exit_code"`
 
 	start time.Time
 }
@@ -140,6 +143,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	b.WriteString(")\n")
 	if s.Since != "" {
 		fmt.Fprintf(&b, "changed since %s\n", s.Since)
+	}
+	if len(s.LeftOut) > 0 {
+		fmt.Fprintf(&b, "columns left out (export jobs cannot fill them; --via contacts writes them): %s\n", strings.Join(s.LeftOut, ", "))
 	}
 	fmt.Fprintf(&b, "requests %d (%s), retries %d, throttled %d\n", s.Requests, ctct.Counters{ByMethod: s.ByMethod}.MethodsText(), s.Retries, s.Throttled)
 	fmt.Fprintf(&b, "elapsed %s, %.1f rows/s, %.1f requests/s\n",

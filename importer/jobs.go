@@ -1016,6 +1016,7 @@ func (js *jobSender) learnAccount(ctx context.Context) error {
 	if err := js.r.st.clearAccount(ctx); err != nil {
 		return err
 	}
+	js.im.counts.planned.Store(0) // a probe's lookups are forgotten with the table
 	js.im.setPhase("planning: exporting the account")
 	js.started = js.im.opts.Now()
 	var cols []string

@@ -416,7 +416,7 @@ func (im *Importer) needsContacts(rec *mapping.Record) bool {
 		return false
 	}
 	for _, name := range rec.Mapped {
-		if f, ok := ctct.LookupField(name); ok && f.Editable && f.Bulk == "" {
+		if f, ok := ctct.LookupField(name); ok && f.Editable && f.Bulk == "" && !rec.DerivedOnly(name) {
 			return true
 		}
 	}

@@ -11,6 +11,11 @@ import (
 	"ctctbulk/ctct"
 )
 
+// DerivedOnly reports whether the record's field name is set only by
+// derivation (no column maps it, e.g. CountryName from a country code):
+// its empty value never clears what the account holds.
+func (r *Record) DerivedOnly(name string) bool { return r.derivedOnly[name] }
+
 // Record is one converted CSV row.
 type Record struct {
 	Line    int          // physical line number where the record starts (given by the caller)

@@ -58,8 +58,10 @@ const (
 var sources = []*Source{
 	{
 		Name: SourceCtctbulk, Title: "ctctbulk",
-		requires: keys("EmailAddress", "Id", "Status"), markers: keys("OptInSource", "OptInTime", "LastUpdateTime", "ContactLists"),
-		kind: fixedKind("export"),
+		// An export through jobs has no Id: it leaves out what it cannot fill.
+		requires: keys("EmailAddress", "Status"), markers: keys("Id", "OptInSource", "OptInTime", "LastUpdateTime", "ContactLists"),
+		minMarkers: 2,
+		kind:       fixedKind("export"),
 	},
 	{
 		Name: SourceMailchimp, Title: "Mailchimp",
