@@ -179,14 +179,18 @@ func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 	}
 	opts.Warnf = func(format string, args ...any) { s.notes.printf("warning: "+format, args...) }
 	opts.Notef = s.notes.printf
+	opts.InputSize = in.size
 	im, err := importer.New(client, opts)
 	if err != nil {
 		return usagef("%v", err)
 	}
 	rep := progress.Start(s.stderr, progress.Options{Terminal: isTerminal(s.stderr), Every: o.logEvery, Label: "import", Unit: "rows"},
 		func() progress.Status {
+			// The bar measures the run's work (each row read, decided,
+			// sent, its job ended, finished), not the bytes read.
 			done, text := im.Progress()
-			st := progress.Status{Done: min(im.Offset(), in.size), Total: in.size, Rows: done, Text: text}
+			work, total := im.Work(in.size)
+			st := progress.Status{Done: work, Total: total, Rows: done, Text: text}
 			if requests != nil {
 				st.Requests = requests()
 			}

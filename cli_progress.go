@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"ctctbulk/exporter"
 	"strings"
 
 	"ctctbulk/ctct"
@@ -15,8 +16,13 @@ func exportTotal(ctx context.Context, c *ctct.Client, o *exportOptions) int64 {
 	if len(o.emails) > 0 {
 		return int64(len(o.emails))
 	}
-	if o.since != "" || o.statePath != "" {
+	if o.since != "" {
 		return 0
+	}
+	if o.statePath != "" {
+		if st, err := exporter.ReadState(o.statePath); err != nil || st != nil {
+			return 0 // a later run: the changes since its mark, unknown
+		}
 	}
 	lists, err := c.Lists(ctx)
 	if err != nil {

@@ -404,7 +404,17 @@ func (e *Exporter) openFile(ctx context.Context, bc BulkClient, j *bulkJob, name
 	if j.rows > 0 {
 		first = max(first, time.Duration(float64(j.rows)/pollRowsPerSecond*float64(time.Second)))
 	}
-	a, err := bc.WaitActivity(ctx, j.act.ID, ctct.WaitOptions{First: first, Max: max(e.opts.PollMax, first)})
+	what := fmt.Sprintf("export job of list %s", j.list)
+	if j.rows >= 0 {
+		what += fmt.Sprintf(" (%d contacts)", j.rows)
+	}
+	e.phase.Store(what + ": waiting for it to run")
+	since := e.opts.Now()
+	a, err := bc.WaitActivity(ctx, j.act.ID, ctct.WaitOptions{First: first, Max: max(e.opts.PollMax, first),
+		OnPoll: func(a *ctct.Activity) {
+			e.phase.Store(fmt.Sprintf("%s: %s (waited %s)", what, strings.ToLower(a.Status), e.opts.Now().Sub(since).Round(time.Second)))
+		}})
+	e.phase.Store("")
 	if err != nil {
 		return nil, fmt.Errorf("export list %s (job %s): %w", j.list, j.act.Key(), err)
 	}

@@ -172,8 +172,10 @@ type Exporter struct {
 	opts   Options
 	counts counters
 	base   ctct.Counters
-	// via is the way the run took (a Via), set once it chose.
-	via atomic.Value
+	// via is the way the run took (a Via), set once it chose; phase what
+	// it waits for, for the progress ("" while it writes rows).
+	via   atomic.Value
+	phase atomic.Value
 }
 
 // way is the way the run takes: the one it chose, else the options'.
@@ -271,7 +273,9 @@ func (opts Options) Validate() error {
 func (e *Exporter) Progress() (done int64, text string) {
 	c := &e.counts
 	req := e.client.Counters().Requests - e.base.Requests
-	if e.way() == ViaActivities {
+	if phase, _ := e.phase.Load().(string); phase != "" {
+		text = phase + "; " + fmt.Sprintf("rows %d", c.rows.Load())
+	} else if e.way() == ViaActivities {
 		text = fmt.Sprintf("rows %d, export jobs %d", c.rows.Load(), c.jobs.Load())
 	} else {
 		text = fmt.Sprintf("rows %d, listed %d, pages %d", c.rows.Load(), c.listed.Load(), c.pages.Load())

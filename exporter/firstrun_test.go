@@ -140,3 +140,38 @@ func TestExportWalkSaysItsCost(t *testing.T) {
 		t.Errorf("%d pages read before the warning", sum.Pages)
 	}
 }
+
+// TestExportProgressWhileJobsRun: while an export job is queued or runs,
+// the progress says which job it waits for and its state, not just "0
+// contacts".
+func TestExportProgressWhileJobsRun(t *testing.T) {
+	e := newBulkEnv(t, sandbox.Options{ActivityDelay: 150 * time.Millisecond, ActivityRate: -1}, 200)
+	ex, err := exporter.New(e.client, exporter.Options{Via: exporter.ViaActivities, PollFirst: 10 * time.Millisecond, PollMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var texts []string
+	go func() {
+		defer close(done)
+		var buf strings.Builder
+		if _, err := ex.Run(t.Context(), &buf); err != nil {
+			t.Error(err)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			joined := strings.Join(texts, "\n")
+			if !strings.Contains(joined, "export job of list active (184 contacts): ") ||
+				!strings.Contains(joined, "pending") && !strings.Contains(joined, "running") && !strings.Contains(joined, "waiting") {
+				t.Errorf("no progress text names the job waited for:\n%s", joined)
+			}
+			return
+		case <-time.After(5 * time.Millisecond):
+			if _, text := ex.Progress(); len(texts) == 0 || texts[len(texts)-1] != text {
+				texts = append(texts, text)
+			}
+		}
+	}
+}

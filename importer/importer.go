@@ -101,6 +101,10 @@ type Options struct {
 	Via      Via
 	BulkRows int
 	NoVerify bool
+	// InputSize is the bytes of the input (of every input, for a ZIP's
+	// members), for the share of it read and, after an interruption, the
+	// rows never read; 0 when unknown (stdin).
+	InputSize int64
 	// PollFirst and PollMax are the first and the longest wait between the
 	// polls of a bulk job (defaults DefaultPollFirst, DefaultPollMax).
 	PollFirst, PollMax time.Duration
@@ -167,14 +171,51 @@ type counters struct {
 	// offset is how far the reader is in the input, in bytes.
 	offset atomic.Int64
 	// jobs are the add jobs sent and exports the export jobs created;
-	// sent the rows sent in add jobs, planned the contacts the plan
-	// exported, verified the rows checked by the verification.
-	jobs, exports, sent, planned, verified atomic.Int64
+	// sent the rows sent in add jobs, ended those whose job ended,
+	// bulkDone those finished; planned the contacts the plan saw (exported
+	// or looked up), verified the rows checked by the verification.
+	jobs, exports, sent, ended, bulkDone, planned, verified atomic.Int64
+	// stored are the rows the read stage put in the store, decided the
+	// rows the plan decided (a way, or an outcome).
+	stored, decided atomic.Int64
 	// contactsRows are the rows sent through the contacts collection.
 	contactsRows atomic.Int64
 	// valid and failed are a dry run's; tally its opt-outs and cuts.
 	valid, failed, read, unparsed atomic.Int64
 	tally                         tally
+}
+
+// finishBulk counts n rows sent in jobs as finished.
+func (c *counters) finishBulk(n int64) {
+	c.done.Add(n)
+	c.bulkDone.Add(n)
+}
+
+// Work measures how far the run is, in steps of its rows: each row is
+// read and decided (a step each), then sent in a job, its job ended and
+// the row finished (a step each), or finished through the contacts
+// collection or by the plan (three steps at once). total is five steps a
+// row; while the input is read, the rows are estimated from the share of
+// size (the input's bytes; 0: unknown) read so far. Safe to call while
+// Run runs.
+func (im *Importer) Work(size int64) (done, total int64) {
+	c := &im.counts
+	if im.opts.DryRun { // reading is all it does
+		return min(c.offset.Load(), size), size
+	}
+	rows, stored := c.rows.Load(), c.stored.Load()
+	if rows == 0 {
+		off := c.offset.Load()
+		if size <= 0 || off <= 0 || stored == 0 {
+			return 0, 0
+		}
+		est := max(stored, int64(float64(stored)*float64(size)/float64(off)))
+		return stored, 5 * est
+	}
+	bulkDone := c.bulkDone.Load()
+	done = min(stored, rows) + min(c.decided.Load(), rows) + 3*c.done.Load() +
+		max(0, c.sent.Load()-bulkDone) + max(0, c.ended.Load()-bulkDone)
+	return min(done, 5*rows), 5 * rows
 }
 
 // setPhase says what the run is doing now.
@@ -283,14 +324,28 @@ func (im *Importer) Progress() (done int64, text string) {
 	done = c.done.Load()
 	req := im.client.Counters().Requests - im.base.Requests
 	phase, _ := im.phase.Load().(string)
-	if im.bulk.Load() && phase != "" {
-		return done, fmt.Sprintf("%s: %d contacts planned, %d rows sent in %d jobs, %d rows done; %d requests",
-			phase, c.planned.Load(), c.sent.Load(), c.jobs.Load(), done, req)
+	rows := c.rows.Load()
+	var b strings.Builder
+	switch {
+	case phase == phaseReading:
+		fmt.Fprintf(&b, "%s: %d rows read", phase, c.stored.Load())
+	case im.bulk.Load():
+		fmt.Fprintf(&b, "%s: %d of %d rows decided", phase, c.decided.Load(), rows)
+		if p := c.planned.Load(); p > 0 {
+			fmt.Fprintf(&b, ", %d contacts seen", p)
+		}
+		fmt.Fprintf(&b, ", %d sent in %d jobs, %d in ended jobs", c.sent.Load(), c.jobs.Load(), c.ended.Load())
+		if v := c.verified.Load(); v > 0 {
+			fmt.Fprintf(&b, ", %d verified", v)
+		}
+		fmt.Fprintf(&b, ", %d done", done)
+	case phase != "" && phase != phaseSending:
+		fmt.Fprintf(&b, "%s: %d of %d rows done", phase, done, rows)
+	default:
+		fmt.Fprintf(&b, "%d of %d rows done", done, rows)
 	}
-	if phase != "" && phase != phaseSending {
-		return done, fmt.Sprintf("%s: %d rows done; %d requests", phase, done, req)
-	}
-	return done, fmt.Sprintf("%d of %d rows done; %d requests", done, c.rows.Load(), req)
+	fmt.Fprintf(&b, "; %d requests", req)
+	return done, b.String()
 }
 
 // Phases of a run, for the progress line.

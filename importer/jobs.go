@@ -635,7 +635,8 @@ func (js *jobSender) refused(ctx context.Context, job int64, reason string) erro
 			return fmt.Errorf("journal: %w", err)
 		}
 		n, _ := res.RowsAffected()
-		js.im.counts.done.Add(n)
+		js.im.counts.ended.Add(n)
+		js.im.counts.finishBulk(n)
 		if _, err := tx.ExecContext(ctx, "UPDATE jobs SET state = ? WHERE seq = ?", jobEnded, job); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
@@ -667,6 +668,7 @@ func (js *jobSender) waitOldest(ctx context.Context) error {
 	if err := js.reconcile(ctx, pj, a); err != nil {
 		return err
 	}
+	js.im.counts.ended.Add(int64(pj.rows))
 	js.learn(a, pj.rows)
 	return nil
 }
@@ -1040,11 +1042,10 @@ func (js *jobSender) learnAccount(ctx context.Context) error {
 		// The server runs them in turn: each ends after the ones before.
 		size, _ := listSize(js.r.lists.lists, s.list)
 		rows += size
-		n, err := js.loadExport(ctx, acts[i], s.status, rows, posted)
-		if err != nil {
+		js.im.setPhase(fmt.Sprintf("planning: exporting the account (job %d of %d: list %s, about %d contacts)", i+1, len(systemLists), s.list, size))
+		if _, err := js.loadExport(ctx, acts[i], s.status, rows, posted); err != nil {
 			return fmt.Errorf("plan: export list %s: %w", s.list, err)
 		}
-		js.im.counts.planned.Add(n)
 	}
 	return nil
 }
@@ -1098,6 +1099,7 @@ func (js *jobSender) loadExport(ctx context.Context, a *ctct.Activity, status st
 		}
 		batch = append(batch, e)
 		n++
+		js.im.counts.planned.Add(1) // contacts seen, for the progress
 		if len(batch) == 2000 {
 			if err := put(); err != nil {
 				return n, err

@@ -334,6 +334,7 @@ func (r *run) decideChunk(ctx context.Context, chunk []*pendingRow) error {
 				return fmt.Errorf("journal: %w", err)
 			}
 		}
+		r.im.counts.decided.Add(int64(len(writes)))
 		var out []*accountEntry
 		for _, e := range dirty {
 			out = append(out, e)

@@ -101,7 +101,9 @@ func (im *Importer) readSource(ctx context.Context, st *store, src *source, seq 
 	var batch []*readRow
 	var blank int64
 	flush := func() error {
-		c, f, err := st.putRows(ctx, batch)
+		// Rows read before an interrupt are stored all the same: the
+		// summary counts them, and a resume checks them.
+		c, f, err := st.putRows(context.WithoutCancel(ctx), batch)
 		changed += c
 		if first == 0 {
 			first = f
@@ -132,6 +134,7 @@ func (im *Importer) readSource(ctx context.Context, st *store, src *source, seq 
 			continue
 		}
 		*seq++
+		im.counts.stored.Add(1)
 		batch = append(batch, im.convertRow(*seq, src, &row, width))
 		if len(batch) == readBatch {
 			if err := flush(); err != nil {

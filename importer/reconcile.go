@@ -66,7 +66,7 @@ func (js *jobSender) reconcile(ctx context.Context, pj *postedJob, a *ctct.Activ
 			if _, err := fail.ExecContext(ctx, jobFailed, statusFailed, reason, st.run, seq); err != nil {
 				return fmt.Errorf("journal: %w", err)
 			}
-			js.im.counts.done.Add(1)
+			js.im.counts.finishBulk(1)
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE rows SET job_state = ? WHERE job = ? AND outcome = '' AND job_state = ?", jobApplied, pj.seq, jobPending); err != nil {
 			return fmt.Errorf("journal: %w", err)
@@ -177,7 +177,7 @@ func (js *jobSender) labelApplied(ctx context.Context, job int64) error {
 				return fmt.Errorf("journal: %w", err)
 			}
 		}
-		js.im.counts.done.Add(int64(len(all)))
+		js.im.counts.finishBulk(int64(len(all)))
 		return nil
 	})
 }

@@ -37,6 +37,11 @@ type Summary struct {
 	// Pending rows were read but not finished when the run stopped; a
 	// --resume does them.
 	Pending int64 `json:"pending"`
+	// UnreadBytes is the input the run stopped before reading (0 when it
+	// read it all, or its size is unknown), and UnreadRowsAbout the rows
+	// they hold at the size of those read: neither counted in Read.
+	UnreadBytes     int64 `json:"unread_bytes,omitempty"`
+	UnreadRowsAbout int64 `json:"unread_rows_about,omitempty"`
 	// Blank is the lines with no value (empty, or delimiters only);
 	// Unparsed the physical lines of malformed stretches, each stretch a
 	// failed row in the report; OptedOut the contacts opted out because
@@ -224,6 +229,12 @@ func (r *run) summary(ctx context.Context) (*Summary, error) {
 		s.PlanBy, s.VerifyBy = r.learnedBy, r.verifiedBy
 	}
 	s.NotChecked = r.notes
+	if phase, _ := im.phase.Load().(string); phase == phaseReading && im.opts.InputSize > 0 {
+		off := c.offset.Load()
+		if s.UnreadBytes = max(0, im.opts.InputSize-off); off > 0 {
+			s.UnreadRowsAbout = int64(float64(c.stored.Load()) * float64(s.UnreadBytes) / float64(off))
+		}
+	}
 	return s, nil
 }
 
@@ -341,6 +352,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, ", not finished %d", s.Pending)
 		}
 		b.WriteString("\n")
+		if s.UnreadBytes > 0 {
+			fmt.Fprintf(&b, "not read: the input's last %s (about %d rows): --resume reads them\n", humanBytes(s.UnreadBytes), s.UnreadRowsAbout)
+		}
 		if s.Via == string(ViaActivities) {
 			fmt.Fprintf(&b, "bulk: %d rows in %d add jobs, %d through the contacts collection\n", s.BulkRows, s.BulkJobs, s.ContactsRows)
 			switch s.PlanBy {
@@ -589,4 +603,17 @@ func bySignal(m map[string]int64) (total int64, text string) {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])
 	}
 	return total, strings.Join(parts, ", ")
+}
+
+// humanBytes writes n bytes for a person: 512 bytes, 3.4 KB, 1.2 MB.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -67,7 +67,7 @@ func (r *run) verify(ctx context.Context) error {
 		return r.notInAccount(ctx, "the account")
 	}
 	r.verifiedBy = "export"
-	r.im.setPhase("verifying: exporting what the jobs did")
+	r.im.setPhase(fmt.Sprintf("verifying: exporting %s (about %d contacts)", what, listRows+toCheck))
 	var cols []string
 	for _, f := range js.fields {
 		if fl, ok := ctct.LookupField(f); ok && f != "EmailAddress" {
@@ -122,7 +122,7 @@ func (r *run) notInAccount(ctx context.Context, what string) error {
 			return fmt.Errorf("journal: %w", err)
 		}
 		n, _ := res.RowsAffected()
-		r.im.counts.done.Add(n)
+		r.im.counts.finishBulk(n)
 		return nil
 	})
 }
@@ -311,7 +311,7 @@ func (r *run) checkEmail(ctx context.Context, email string, x accountView, group
 					return fmt.Errorf("journal: %w", err)
 				}
 			}
-			r.im.counts.done.Add(int64(len(results)))
+			r.im.counts.finishBulk(int64(len(results)))
 			return nil
 		})
 	})

@@ -60,6 +60,7 @@ type Reporter struct {
 
 	mu   sync.Mutex // orders the bar's drawing and notes
 	bar  *progressbar.ProgressBar
+	max  int64 // the bar's total (-1: unknown, a spinner)
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
@@ -91,10 +92,11 @@ func Start(w io.Writer, opts Options, status func() Status) *Reporter {
 		if max <= 0 {
 			max = -1
 		}
+		r.max = max
 		r.bar = progressbar.NewOptions64(max,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(r.describe(first)),
-			progressbar.OptionSetPredictTime(max > 0),
+			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionSetElapsedTime(true),
 			progressbar.OptionSetWidth(barWidth),
 			progressbar.OptionThrottle(100*time.Millisecond),
@@ -128,6 +130,12 @@ func (r *Reporter) update() {
 	defer r.mu.Unlock()
 	if r.bar != nil {
 		r.bar.Describe(r.describe(s))
+		// The total may become known (an input's rows once read) or
+		// change (an estimate refined): the bar follows it.
+		if max := max(s.Total, -1); max != r.max && (max > 0 || max == -1) {
+			r.max = max
+			r.bar.ChangeMax64(max)
+		}
 		if s.Total > 0 {
 			_ = r.bar.Set64(min(s.Done, s.Total))
 		} else {
