@@ -129,7 +129,11 @@ func exportWith(ctx context.Context, s streams, o *exportOptions, opts exporter.
 	}
 	s.notes.hide()
 	rep.Stop()
-	exitErr := exportExit(runErr, o)
+	partial := ""
+	if sum != nil {
+		partial = sum.Partial
+	}
+	exitErr := exportExit(runErr, o, partial)
 	if sum != nil {
 		sum.ExitCode = exitCode(exitErr)
 	}
@@ -148,10 +152,13 @@ func exportWith(ctx context.Context, s streams, o *exportOptions, opts exporter.
 
 // exportExit maps the run's outcome to the exit code, with a message that
 // says what happened to the output.
-func exportExit(runErr error, o *exportOptions) error {
+func exportExit(runErr error, o *exportOptions, partial string) error {
 	left := "nothing was written"
 	if o.output != "" && o.output != "-" {
 		left = o.output + " is left as it was"
+	}
+	if partial != "" {
+		left += "; what was written is kept in " + partial + ": the same command continues from there"
 	}
 	if o.statePath != "" {
 		left += "; the state file is unchanged"

@@ -1314,3 +1314,53 @@ func TestNoSecretsInErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestContactQueryAfter: a walk resumes from the next link an earlier walk
+// read, and a link outside the account's contacts is refused before any
+// request.
+func TestContactQueryAfter(t *testing.T) {
+	e := newEnv(t, nil)
+	e.seed(120)
+	c := e.client(ctct.Options{})
+	ctx := t.Context()
+	p := c.Contacts(ctct.ContactQuery{})
+	first, err := p.Next(ctx)
+	if err != nil || first.Next() == "" {
+		t.Fatalf("first page: %v (next %q)", err, first.Next())
+	}
+	var whole []string
+	for f, err := range c.ContactPages(ctx, ctct.ContactQuery{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ct := range f.Contacts {
+			whole = append(whole, ct.ID)
+		}
+	}
+	var resumed []string
+	for _, ct := range first.Contacts {
+		resumed = append(resumed, ct.ID)
+	}
+	for f, err := range c.ContactPages(ctx, ctct.ContactQuery{After: first.Next()}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ct := range f.Contacts {
+			resumed = append(resumed, ct.ID)
+		}
+	}
+	if !slices.Equal(whole, resumed) {
+		t.Errorf("first page then the walk from its next link: %d contacts, the whole walk %d", len(resumed), len(whole))
+	}
+	before := len(e.requests())
+	for _, bad := range []string{"/ws/customers/" + testUser + "/lists", "http://evil.example/ws/customers/other/contacts?next=x", "%zz"} {
+		for _, err := range c.ContactPages(ctx, ctct.ContactQuery{After: bad}) {
+			if err == nil || !strings.Contains(err.Error(), "not a page of the account's contacts") {
+				t.Errorf("After %q: %v, want refused", bad, err)
+			}
+		}
+	}
+	if n := len(e.requests()) - before; n != 0 {
+		t.Errorf("%d requests sent for refused links", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -29,11 +30,22 @@ type ContactQuery struct {
 	UpdatedSince time.Time
 	ListType     string
 	ListID       string
+	// After, when set, resumes a walk of the query: it is the next link
+	// of the last page an earlier walk read (Feed.Next), which must lie
+	// under the account's contacts collection.
+	After string
 }
 
 // ref returns the collection reference of the query.
 func (q ContactQuery) ref(c *Client) (string, error) {
 	base := c.accountPath() + "contacts"
+	if q.After != "" {
+		u, err := url.Parse(q.After)
+		if err != nil || !strings.HasPrefix(u.EscapedPath(), base) {
+			return "", fmt.Errorf("contact query: %q is not a page of the account's contacts", q.After)
+		}
+		return q.After, nil
+	}
 	if q == (ContactQuery{}) {
 		return base, nil
 	}

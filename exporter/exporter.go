@@ -176,6 +176,9 @@ type Exporter struct {
 	// it waits for, for the progress ("" while it writes rows).
 	via   atomic.Value
 	phase atomic.Value
+	// sink is WriteFile's output (nil for Run): a walk of the collection
+	// into it can be resumed.
+	sink *fileSink
 }
 
 // way is the way the run takes: the one it chose, else the options'.

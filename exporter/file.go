@@ -66,20 +66,25 @@ func (e *Exporter) WriteFile(ctx context.Context, path string, mode fs.FileMode)
 		return nil, err
 	}
 	e.removeStaleTemps(path, ManifestPath(path), e.opts.StatePath)
-	f, err := createAtomic(path, mode)
+	sink, err := e.openSink(path, mode)
 	if err != nil {
 		return nil, fmt.Errorf("create output: %w", err)
 	}
+	e.sink = sink
+	f := sink.f
 	sum, err := e.export(ctx, f)
 	notWritten := func() {
 		// The file was not put in place: the summary names none.
 		sum.Output, sum.Bytes, sum.SHA256 = "", 0, ""
 	}
 	if err != nil {
-		f.abort()
+		if sink.keep(e.opts.Now()) {
+			sum.Partial = PartialPath(path)
+		}
 		notWritten()
 		return sum, err
 	}
+	sink.done()
 	if err := f.commit(); err != nil {
 		sum.Stopped = err.Error()
 		notWritten()

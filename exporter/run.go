@@ -70,6 +70,11 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 	sum.Via = string(via)
 	if via == ViaActivities {
 		r.out = newRowWriter(w, e.opts.Raw)
+		if e.sink != nil {
+			if r.out, _, err = e.resumeOrRestart(r, sum, false); err != nil {
+				return finish(err)
+			}
+		}
 		header, pick := bulkColumns()
 		r.pick, sum.LeftOut = pick, BulkEmptyColumns()
 		if err := r.out.Write(header); err != nil {
@@ -97,7 +102,15 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 	}
 	sum.Since = formatTime(r.since)
 
-	rw := newRowWriter(w, e.opts.Raw)
+	rw, headed := newRowWriter(w, e.opts.Raw), false
+	if e.sink != nil {
+		if rw, headed, err = e.resumeOrRestart(r, sum, true); err != nil {
+			return finish(err)
+		}
+		if len(e.opts.Emails) == 0 {
+			r.onPage = e.checkpointer(r, rw, sum)
+		}
+	}
 	r.out = rw
 	header, pick := e.columns()
 	r.pick = pick
@@ -105,8 +118,10 @@ func (e *Exporter) export(ctx context.Context, w io.Writer) (*Summary, error) {
 	if pick != nil {
 		writeHeader = func() error { return rw.Write(header) }
 	}
-	if err := writeHeader(); err != nil {
-		return finish(fmt.Errorf("write header: %w", err))
+	if !headed {
+		if err := writeHeader(); err != nil {
+			return finish(fmt.Errorf("write header: %w", err))
+		}
 	}
 	if err := r.pipeline(ctx); err != nil {
 		return finish(err)
@@ -188,12 +203,18 @@ type run struct {
 	// export through jobs (bulkColumns); cells is the storage of its rows.
 	pick  []int
 	cells []string
+	// from is where the walk starts (a resumed run's cursor); onPage, when
+	// set, is told in writing order each cursor whose pages are written.
+	from   cursor
+	onPage func(cursor) error
 }
 
 // slot is one contact on its way from the listing to the CSV: the listing
 // entry and, for a full export, the detail fetched by a worker. done is
 // closed when the fetch has finished (nil when there is nothing to fetch).
 type slot struct {
+	// mark, when set, is no contact: the cursor past the pages before it.
+	mark  *cursor
 	entry ctct.Contact
 	done  chan struct{}
 	full  *ctct.Contact
@@ -221,6 +242,14 @@ func (r *run) produce(ctx context.Context, slots chan<- *slot) error {
 	var fetches errgroup.Group
 	fetches.SetLimit(r.e.opts.Workers)
 	full := r.e.opts.Detail == DetailFull
+	send := func(s *slot) error {
+		select {
+		case slots <- s:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	err := r.source(ctx, func(entry *ctct.Contact) error {
 		s := &slot{entry: *entry}
 		if full {
@@ -230,13 +259,8 @@ func (r *run) produce(ctx context.Context, slots chan<- *slot) error {
 				return nil
 			})
 		}
-		select {
-		case slots <- s:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
+		return send(s)
+	}, func(c cursor) error { return send(&slot{mark: &c}) })
 	_ = fetches.Wait() // fetch results travel in the slots
 	return err
 }
@@ -278,6 +302,18 @@ func (r *run) consume(ctx context.Context, slots <-chan *slot) (err error) {
 		}
 	}()
 	for s := range slots {
+		if s.mark != nil {
+			if r.onPage == nil {
+				continue
+			}
+			if err := write(); err != nil {
+				return err
+			}
+			if err := r.onPage(*s.mark); err != nil {
+				return err
+			}
+			continue
+		}
 		if s.done != nil {
 			select {
 			case <-s.done:
@@ -315,29 +351,58 @@ func (r *run) consume(ctx context.Context, slots <-chan *slot) (err error) {
 	return nil
 }
 
-// source emits the listing entries of the export, each contact once.
-func (r *run) source(ctx context.Context, emit func(*ctct.Contact) error) error {
+// source emits the listing entries of the export, each contact once, and
+// after each page of a walk marks where the walk would resume.
+func (r *run) source(ctx context.Context, emit func(*ctct.Contact) error, mark func(cursor) error) error {
+	if len(r.e.opts.Emails) > 0 {
+		return r.searchEmails(ctx, emit)
+	}
+	for k, w := range r.walks() {
+		q := w.q
+		switch {
+		case k < r.from.Query:
+			continue // walked by the run this one resumes
+		case k == r.from.Query && r.from.After != "":
+			q.After = r.from.After
+		}
+		if err := r.walk(ctx, k, q, w.want, emit, mark); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkQuery is one listing of a walk and the kind of contact it keeps.
+type walkQuery struct {
+	q    ctct.ContactQuery
+	want Status
+}
+
+// walks are the listings the export walks, in order.
+func (r *run) walks() []walkQuery {
 	o := &r.e.opts
 	switch {
-	case len(o.Emails) > 0:
-		return r.searchEmails(ctx, emit)
 	case r.listID != "":
-		return r.walk(ctx, ctct.ContactQuery{UpdatedSince: r.sinceOrEpoch(), ListID: r.listID}, o.Status, emit)
+		return []walkQuery{{ctct.ContactQuery{UpdatedSince: r.sinceOrEpoch(), ListID: r.listID}, o.Status}}
 	case o.Status == StatusAll && r.since.IsZero():
 		// The plain listing holds every contact in any status once, by a
 		// cursor that does not move when a contact changes kind.
-		return r.walk(ctx, ctct.ContactQuery{}, StatusAll, emit)
+		return []walkQuery{{ctct.ContactQuery{}, StatusAll}}
 	case o.Status == StatusAll:
+		var out []walkQuery
 		for _, k := range kinds {
-			q := ctct.ContactQuery{UpdatedSince: r.since, ListType: string(k)}
-			if err := r.walk(ctx, q, StatusAll, emit); err != nil {
-				return err
-			}
+			out = append(out, walkQuery{ctct.ContactQuery{UpdatedSince: r.since, ListType: string(k)}, StatusAll})
 		}
-		return nil
-	default:
-		return r.walk(ctx, ctct.ContactQuery{UpdatedSince: r.sinceOrEpoch(), ListType: string(o.Status)}, StatusAll, emit)
+		return out
 	}
+	return []walkQuery{{ctct.ContactQuery{UpdatedSince: r.sinceOrEpoch(), ListType: string(o.Status)}, StatusAll}}
+}
+
+// cursor is where a walk resumes: the listing (its index in walks) and the
+// next link of the last page read ("" for the listing's start).
+type cursor struct {
+	Query int    `json:"query"`
+	After string `json:"after,omitempty"`
 }
 
 // sinceOrEpoch is the since time of a query that needs one.
@@ -348,9 +413,10 @@ func (r *run) sinceOrEpoch() time.Time {
 	return r.since
 }
 
-// walk follows one query's next links, emitting the entries of the kind
-// want that were not seen yet.
-func (r *run) walk(ctx context.Context, q ctct.ContactQuery, want Status, emit func(*ctct.Contact) error) error {
+// walk follows the next links of listing k of the walk, emitting the
+// entries of the kind want that were not seen yet, and after each page
+// the cursor past it (the next listing's start after the last page).
+func (r *run) walk(ctx context.Context, k int, q ctct.ContactQuery, want Status, emit func(*ctct.Contact) error, mark func(cursor) error) error {
 	c := &r.e.counts
 	for f, err := range r.e.client.ContactPages(ctx, q) {
 		if err != nil {
@@ -361,6 +427,13 @@ func (r *run) walk(ctx context.Context, q ctct.ContactQuery, want Status, emit f
 			if err := r.offer(&f.Contacts[i], want, emit); err != nil {
 				return err
 			}
+		}
+		next := cursor{Query: k, After: f.Next()}
+		if next.After == "" {
+			next = cursor{Query: k + 1}
+		}
+		if err := mark(next); err != nil {
+			return err
 		}
 	}
 	return nil

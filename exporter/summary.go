@@ -71,6 +71,11 @@ type Summary struct {
 	// file renamed into place); ExitCode is the command's exit status (set
 	// by the command line).
 	Stopped string `json:"stopped,omitempty"`
+	// Resumed is the contacts an interrupted run of this export had
+	// written, which this run continued from; Partial is where a run that
+	// did not complete kept what it wrote, for the next run to continue.
+	Resumed int64  `json:"resumed_rows,omitempty"`
+	Partial string `json:"partial,omitempty"`
 	// LeftOut are the columns of the export header the file does not have
 	// because its way cannot fill them (an export through jobs).
 	LeftOut  []string `json:"columns_left_out,omitempty"`
@@ -157,6 +162,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.State != "" {
 		fmt.Fprintf(&b, "state %s: next run exports changes since %s\n", s.State, s.HighWaterMark)
+	}
+	if s.Resumed > 0 {
+		fmt.Fprintf(&b, "resumed: %d contacts were written by the interrupted run\n", s.Resumed)
+	}
+	if s.Partial != "" {
+		fmt.Fprintf(&b, "kept %s (%d contacts): the same command continues from there\n", s.Partial, s.Rows)
 	}
 	if s.Stopped != "" {
 		fmt.Fprintf(&b, "stopped: %s\n", s.Stopped)
