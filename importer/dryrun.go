@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"runtime"
+	"sync"
 	"time"
 
 	"ctctbulk/ctct"
@@ -55,61 +58,59 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 			readErr = rep.add(reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}, statusFailed, reason)
 		}
 	}
-	width := len(rd.Header())
 	dc := dryCounts{emails: map[string]int64{}}
-	for n := 0; ; n++ {
-		if n%4096 == 0 && ctx.Err() != nil {
-			readErr = ErrInterrupted
+	// Reading, checking and counting run side by side (the checks of a
+	// batch on their own goroutines), the counts and the report in file
+	// order.
+	for b := range im.dryBatches(ctx, rd, m) {
+		if b.err != nil {
+			readErr = b.err
 			break
 		}
-		row, err := rd.Next()
-		im.counts.offset.Store(rd.Offset())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			readErr = fmt.Errorf("read input: %w", err)
-			break
+		for i := range b.rows {
+			row, res := &b.rows[i], &b.res[i]
+			if readErr != nil {
+				break
+			}
+			if row.Blank {
+				im.counts.blank.Add(1)
+				continue
+			}
+			im.counts.read.Add(1)
+			if row.Err != nil {
+				im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
+				fail(row, row.Err.Error())
+				continue
+			}
+			if res.err != nil {
+				fail(row, res.err.Error())
+				continue
+			}
+			facts := res.facts
+			im.counts.valid.Add(1)
+			im.counts.noteFacts(facts, im.opts.OptOuts)
+			switch {
+			case facts.OptOut != "":
+				dc.optOuts++
+				if im.opts.OptOuts == OptOutsCarry {
+					dc.contacts++
+				}
+			case facts.Removed:
+				dc.removed++
+			case im.goesThroughContacts(m, facts):
+				dc.contacts++
+			default:
+				dc.eligible++
+			}
+			if dc.emails != nil {
+				dc.emails[res.email]++
+				if len(dc.emails) > dryLookupMax {
+					dc.emails = nil
+				}
+			}
 		}
 		if readErr != nil {
 			break
-		}
-		if row.Blank {
-			im.counts.blank.Add(1)
-			continue
-		}
-		im.counts.read.Add(1)
-		if row.Err != nil {
-			im.counts.unparsed.Add(int64(row.EndLine - row.Line + 1))
-			fail(&row, row.Err.Error())
-			continue
-		}
-		cells := withoutEmptyExtras(row.Cells, width)
-		facts, err := m.Check(cells, row.Line)
-		if err != nil {
-			fail(&row, err.Error())
-			continue
-		}
-		im.counts.valid.Add(1)
-		im.counts.noteFacts(facts, im.opts.OptOuts)
-		switch {
-		case facts.OptOut != "":
-			dc.optOuts++
-			if im.opts.OptOuts == OptOutsCarry {
-				dc.contacts++
-			}
-		case facts.Removed:
-			dc.removed++
-		case im.goesThroughContacts(m, facts):
-			dc.contacts++
-		default:
-			dc.eligible++
-		}
-		if dc.emails != nil {
-			dc.emails[m.Email(cells)]++
-			if len(dc.emails) > dryLookupMax {
-				dc.emails = nil
-			}
 		}
 	}
 	c := &im.counts
@@ -337,4 +338,122 @@ func mapsNoBulkField(m *mapping.Mapping) bool {
 		}
 	}
 	return false
+}
+
+// dryBatch is a stretch of rows the dry run read, with each row's check
+// (res) once done is closed; err ends the input (a read error, or
+// ErrInterrupted).
+type dryBatch struct {
+	rows []Row
+	res  []dryResult
+	done chan struct{}
+	err  error
+}
+
+// dryResult is the check of one row: its facts or why it is invalid, and
+// its email.
+type dryResult struct {
+	facts mapping.Facts
+	err   error
+	email string
+}
+
+// dryBatchRows is the rows of a dry run's batch.
+const dryBatchRows = 256
+
+// dryBatches reads the input in batches and checks each batch's rows on
+// the machine's processors, yielding the batches in file order once
+// checked. Breaking the loop stops the reading.
+func (im *Importer) dryBatches(ctx context.Context, rd *CSVReader, m *mapping.Mapping) iter.Seq[*dryBatch] {
+	return func(yield func(*dryBatch) bool) {
+		width := len(rd.Header())
+		workers := max(1, runtime.GOMAXPROCS(0))
+		ordered := make(chan *dryBatch, 2*workers)
+		work := make(chan *dryBatch, 2*workers)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for b := range work {
+					for i := range b.rows {
+						row := &b.rows[i]
+						if row.Blank || row.Err != nil {
+							continue
+						}
+						cells := withoutEmptyExtras(row.Cells, width)
+						facts, err := m.Check(cells, row.Line)
+						b.res[i] = dryResult{facts: facts, err: err}
+						if err == nil {
+							b.res[i].email = m.Email(cells)
+						}
+					}
+					close(b.done)
+				}
+			}()
+		}
+		go func() {
+			defer close(ordered)
+			defer close(work)
+			for {
+				b := &dryBatch{done: make(chan struct{})}
+				for len(b.rows) < dryBatchRows {
+					row, err := rd.Next()
+					im.counts.offset.Store(rd.Offset())
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						b.err = fmt.Errorf("read input: %w", err)
+						break
+					}
+					b.rows = append(b.rows, row)
+				}
+				if b.err == nil && ctx.Err() != nil {
+					b.err = ErrInterrupted
+				}
+				b.res = make([]dryResult, len(b.rows))
+				if len(b.rows) == 0 {
+					close(b.done)
+				} else {
+					select {
+					case work <- b:
+					case <-stop:
+						return
+					}
+				}
+				if len(b.rows) > 0 || b.err != nil {
+					select {
+					case ordered <- b:
+					case <-stop:
+						return
+					}
+				}
+				if b.err != nil || len(b.rows) < dryBatchRows {
+					return
+				}
+			}
+		}()
+		defer func() {
+			close(stop)
+			for range ordered { // let the reader end
+			}
+			wg.Wait()
+		}()
+		for b := range ordered {
+			<-b.done
+			if b.err != nil {
+				// The rows read before the error count: yield them first.
+				if len(b.rows) > 0 && !yield(&dryBatch{rows: b.rows, res: b.res}) {
+					return
+				}
+				yield(&dryBatch{err: b.err})
+				return
+			}
+			if !yield(b) {
+				return
+			}
+		}
+	}
 }

@@ -3,7 +3,10 @@ package importer_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,4 +88,75 @@ func TestDryRunKnowsWhatFails(t *testing.T) {
 // writes sums the requests of methods that change the account.
 func writes(byMethod map[string]int64) int64 {
 	return byMethod["POST"] + byMethod["PUT"] + byMethod["DELETE"] + byMethod["PATCH"]
+}
+
+// TestDryRunBatchesKeepFileOrder: the dry run checks rows in batches on
+// several goroutines; its counts, report and reasons stay those of the
+// file in order, and a read error part way counts the rows before it
+// (in the batch it ends, too) and stops there.
+func TestDryRunBatchesKeepFileOrder(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Email,First Name\n")
+	const n = 1000
+	for i := range n {
+		if i%97 == 5 {
+			fmt.Fprintf(&b, "bad-%d,X\n", i) // invalid: line i+2
+			continue
+		}
+		fmt.Fprintf(&b, "p%d@example.com,P\n", i)
+	}
+	clean := b.String()
+	tests := []struct {
+		name      string
+		input     string
+		wantRead  int64
+		wantError bool
+	}{
+		{"whole file", clean, n, false},
+		{"a bad byte on line 602", strings.Replace(clean, "p600@example.com,P", "p600@example.com,P\xff", 1), 600, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			im, err := importer.New(nil, importer.Options{DryRun: true, Lists: []string{"1"}, ReportPath: filepath.Join(dir, "r.csv")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := im.Run(context.Background(), strings.NewReader(tt.input))
+			if (err != nil) != tt.wantError {
+				t.Fatalf("err %v, want an error: %v", err, tt.wantError)
+			}
+			wantBad := int64(0)
+			for i := 0; int64(i) < tt.wantRead; i++ {
+				if i%97 == 5 {
+					wantBad++
+				}
+			}
+			if sum.Read != tt.wantRead || sum.Failed != wantBad || sum.Valid != tt.wantRead-wantBad {
+				t.Errorf("read %d, failed %d, valid %d; want %d, %d, %d", sum.Read, sum.Failed, sum.Valid, tt.wantRead, wantBad, tt.wantRead-wantBad)
+			}
+			if len(sum.Reasons) == 0 || sum.Reasons[0].FirstLine != 7 {
+				t.Errorf("reasons %+v, want the first bad row at line 7", sum.Reasons)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "r.csv"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := string(data)
+			var lines []int
+			for _, l := range strings.Split(strings.TrimSpace(rep), "\n")[1:] {
+				k, err := strconv.Atoi(strings.Split(l, ",")[2])
+				if err != nil {
+					t.Fatalf("report row %q: %v", l, err)
+				}
+				lines = append(lines, k)
+			}
+			if !slices.IsSorted(lines) {
+				t.Errorf("report lines out of file order: %v", lines)
+			}
+			if int64(len(lines)) != wantBad {
+				t.Errorf("report has %d rows, want %d", len(lines), wantBad)
+			}
+		})
+	}
 }

@@ -53,6 +53,7 @@ type Record struct {
 	Moved []string
 
 	derivedOnly map[string]bool // fields set only by derivation: an empty value never clears
+	noBulk      []*ctct.Field   // the fields of Mapped that no bulk column carries
 	listBuf     [4]string       // room for Lists, saving an allocation per row
 }
 
@@ -208,8 +209,8 @@ func (m *Mapping) Check(cells []string, line int) (Facts, error) {
 // bulk column carries (CountryName): only the contacts collection can
 // write it.
 func (r *Record) NoBulkValue() bool {
-	for _, name := range r.Mapped {
-		if f, ok := ctct.LookupField(name); ok && f.Bulk == "" && f.Get(&r.Contact) != "" {
+	for _, f := range r.noBulk {
+		if f.Get(&r.Contact) != "" {
 			return true
 		}
 	}
@@ -240,7 +241,7 @@ func (m *Mapping) fill(rec *Record, cells []string, line int) *RowError {
 	if len(cells) != len(m.header) {
 		return m.countError(cells, line)
 	}
-	rec.Line, rec.Mapped, rec.derivedOnly = line, m.mapped, m.derivedOnly
+	rec.Line, rec.Mapped, rec.derivedOnly, rec.noBulk = line, m.mapped, m.derivedOnly, m.noBulk
 	c := &rec.Contact
 	for i := range m.plan {
 		p := &m.plan[i]

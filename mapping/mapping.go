@@ -163,12 +163,14 @@ type Mapping struct {
 	// derivedOnly are the fields of mapped that no column maps: filled by
 	// a one-cell address or the names-to-codes rules, never cleared.
 	derivedOnly map[string]bool
-	lists       int // column of ContactLists, -1 when none
-	superseded  int // column _superseded_by of an error report, -1 when none
-	signals     []signalCol
-	composites  []compositeCol
-	region      bool // a column maps to StateCode, StateName, CountryCode or CountryName
-	truncate    bool
+	// noBulk are the fields of mapped that no bulk column carries.
+	noBulk     []*ctct.Field
+	lists      int // column of ContactLists, -1 when none
+	superseded int // column _superseded_by of an error report, -1 when none
+	signals    []signalCol
+	composites []compositeCol
+	region     bool // a column maps to StateCode, StateName, CountryCode or CountryName
+	truncate   bool
 	// source is the recognised system, nil when none; kind what sort of
 	// its exports the file is; fileSignal the opt-out label of every row
 	// when the whole file is of opt-outs.
@@ -436,6 +438,9 @@ func (m *Mapping) build(byField map[string][]int) {
 			continue
 		}
 		m.mapped = append(m.mapped, f.Name)
+		if f.Bulk == "" {
+			m.noBulk = append(m.noBulk, &f)
+		}
 		if idx := byField[f.Name]; len(idx) > 0 {
 			m.plan = append(m.plan, colPlan{idx: idx[0], field: &f})
 			m.checks = append(m.checks, colPlan{idx: idx[0], field: &f})
