@@ -605,25 +605,8 @@ func (js *jobSender) rebuild(ctx context.Context, oj *openJob) error {
 // jobRows returns up to decideChunk rows of a job after sequence number
 // after, in order.
 func (js *jobSender) jobRows(ctx context.Context, job, after int64) ([]*pendingRow, error) {
-	rows, err := js.r.st.db.QueryContext(ctx, `SELECT seq, file, line, email, cells, opt_out, flags, dep, base_exists FROM rows
+	return js.r.st.queryPendingRows(ctx, `SELECT seq, file, line, email, cells, opt_out, flags, dep, base_exists FROM rows
 		WHERE job = ? AND seq > ? ORDER BY seq LIMIT ?`, job, after, decideChunk)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	defer rows.Close()
-	var out []*pendingRow
-	for rows.Next() {
-		p := &pendingRow{}
-		var cells []byte
-		if err := rows.Scan(&p.seq, &p.file, &p.line, &p.email, &cells, &p.optOut, &p.flags, &p.dep, &p.baseExists); err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		}
-		if p.cells, err = decodeCells(cells); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 // refused fails the rows of a job the server refused.
@@ -937,20 +920,7 @@ func (st *store) sampleUndecidedEmails(ctx context.Context, n, k int64) ([]strin
 // nextUndecidedEmails returns up to limit emails of the undecided rows,
 // after after in order.
 func (st *store) nextUndecidedEmails(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, err := st.db.QueryContext(ctx, "SELECT DISTINCT email FROM rows WHERE outcome = '' AND path = 0 AND email > ? ORDER BY email LIMIT ?", after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return st.queryStrings(ctx, "SELECT DISTINCT email FROM rows WHERE outcome = '' AND path = 0 AND email > ? ORDER BY email LIMIT ?", after, limit)
 }
 
 // readFound reads every contact the searches found (but the Do Not Mail

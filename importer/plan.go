@@ -34,8 +34,14 @@ type pendingRow struct {
 // pendingRows returns up to limit rows not finished, on the given path
 // (pathNone for undecided ones), after sequence number after, in order.
 func (r *run) pendingRows(ctx context.Context, path int, after int64, limit int) ([]*pendingRow, error) {
-	rows, err := r.st.db.QueryContext(ctx, `SELECT seq, file, line, email, cells, opt_out, flags, dep, base_exists FROM rows
+	return r.st.queryPendingRows(ctx, `SELECT seq, file, line, email, cells, opt_out, flags, dep, base_exists FROM rows
 		WHERE outcome = '' AND path = ? AND seq > ? AND job IS NULL ORDER BY seq LIMIT ?`, path, after, limit)
+}
+
+// queryPendingRows runs a query of the pending rows' columns (seq, file,
+// line, email, cells, opt_out, flags, dep, base_exists) and decodes them.
+func (st *store) queryPendingRows(ctx context.Context, query string, args ...any) ([]*pendingRow, error) {
+	rows, err := st.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -51,6 +57,27 @@ func (r *run) pendingRows(ctx context.Context, path int, after int64, limit int)
 			return nil, err
 		}
 		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return out, nil
+}
+
+// queryStrings runs a query of one text column and returns its values.
+func (st *store) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := st.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)

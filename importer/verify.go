@@ -567,19 +567,6 @@ func (r *run) verifyByLookup(ctx context.Context) error {
 // nextEmailsToCheck returns up to limit emails, after after in order, of
 // the rows the jobs applied or left uncertain.
 func (st *store) nextEmailsToCheck(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, err := st.db.QueryContext(ctx, `SELECT DISTINCT email FROM rows WHERE path = ? AND outcome = '' AND job_state IN (?, ?) AND email > ?
+	return st.queryStrings(ctx, `SELECT DISTINCT email FROM rows WHERE path = ? AND outcome = '' AND job_state IN (?, ?) AND email > ?
 		ORDER BY email LIMIT ?`, pathJob, jobApplied, jobUncertain, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
