@@ -160,3 +160,44 @@ func TestDryRunBatchesKeepFileOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestBulkSaysContactsRowsBeforeSending: a bulk import whose rows the
+// contacts collection must carry (a Country Name no code stands for) says
+// so, with the count and the reason, before its first request to the
+// account's contacts; then it sends them.
+func TestBulkSaysContactsRowsBeforeSending(t *testing.T) {
+	e := newEnv(t, fastJobs())
+	var b strings.Builder
+	b.WriteString("Email,First Name,Country\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "far%d@example.com,F,Atlantis\n", i)
+	}
+	for i := range 30 {
+		fmt.Fprintf(&b, "near%d@example.com,N,Canada\n", i)
+	}
+	o := e.bulkOptions(importer.ViaActivities)
+	var warned []string
+	var writesAtWarning int64 = -1
+	o.Warnf = func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if strings.Contains(msg, "through the contacts collection") && writesAtWarning < 0 {
+			st := e.sb.Stats()
+			writesAtWarning = writes(st.ByMethod) + st.ByRoute["GET /contacts"] + st.ByRoute["GET /contacts/{id}"]
+		}
+		warned = append(warned, msg)
+	}
+	sum, err := e.run(t, context.Background(), o, b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(warned, "\n")
+	if !strings.Contains(joined, "40 rows will go through the contacts collection") || !strings.Contains(joined, "Country Name no ISO code stands for") {
+		t.Fatalf("warnings %q", joined)
+	}
+	if writesAtWarning != 0 {
+		t.Errorf("%d requests to the contacts before the warning", writesAtWarning)
+	}
+	if sum.Created != 70 || sum.ContactsRows != 40 || sum.BulkRows != 30 {
+		t.Errorf("created %d, %d through the collection, %d in jobs; want 70, 40, 30", sum.Created, sum.ContactsRows, sum.BulkRows)
+	}
+}
