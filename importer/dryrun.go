@@ -173,7 +173,7 @@ func (im *Importer) planDry(ctx context.Context, m *mapping.Mapping, dc *dryCoun
 			return err
 		}
 		_, ns := cost.searches(int64(len(dc.emails)))
-		sum.PlanNotes = append(sum.PlanNotes, fmt.Sprintf("looked the %d emails up (%d requests): %d contacts exist, %s new", len(dc.emails), ns, existing, nRows(newRows)))
+		sum.PlanNotes = append(sum.PlanNotes, fmt.Sprintf("looked the %d emails up (%d %s): %d contacts exist, %s new", len(dc.emails), ns, plural(ns, "request", "requests"), existing, nRows(newRows)))
 	}
 	if noList {
 		switch {

@@ -55,11 +55,12 @@ func (r *run) verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	listRows, ok := listSize(r.listsNow, list)
+	// The list as read again after the jobs holds their contacts already.
+	size, ok := listSize(r.listsNow, list)
 	if !ok {
-		listRows = r.cost.account
+		size = r.cost.account + toCheck
 	}
-	if price(r.cost.lookupVerify(emails)) < price(r.cost.exportVerify(listRows+toCheck)) {
+	if price(r.cost.lookupVerify(emails)) < price(r.cost.exportVerify(size)) {
 		r.verifiedBy = "lookups"
 		if err := r.verifyByLookup(ctx); err != nil {
 			return err
@@ -67,7 +68,7 @@ func (r *run) verify(ctx context.Context) error {
 		return r.notInAccount(ctx, "the account")
 	}
 	r.verifiedBy = "export"
-	r.im.setPhase(fmt.Sprintf("verifying: exporting %s (about %d contacts)", what, listRows+toCheck))
+	r.im.setPhase(fmt.Sprintf("verifying: exporting %s (about %d contacts)", what, size))
 	var cols []string
 	for _, f := range js.fields {
 		if fl, ok := ctct.LookupField(f); ok && f != "EmailAddress" {
@@ -79,7 +80,7 @@ func (r *run) verify(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("verify: export %s: %w", what, err)
 	}
-	er, body, err := js.openExport(ctx, a, listRows+toCheck, r.im.opts.Now())
+	er, body, err := js.openExport(ctx, a, size, r.im.opts.Now())
 	if err != nil {
 		return fmt.Errorf("verify: export %s: %w", what, err)
 	}
