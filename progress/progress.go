@@ -102,6 +102,10 @@ func Start(w io.Writer, opts Options, status func() Status) *Reporter {
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionSpinnerType(14),
+			// No spinner goroutine of the bar's own: it reads the bar's
+			// state without its lock (a data race) and outlives the bar;
+			// our ticker redraws, and each redraw turns the spinner.
+			progressbar.OptionSetSpinnerChangeInterval(0),
 			progressbar.OptionUseANSICodes(true),
 		)
 		every = 250 * time.Millisecond
