@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -175,6 +176,7 @@ type counters struct {
 	// bulkDone those finished; planned the contacts the plan saw (exported
 	// or looked up), verified the rows checked by the verification.
 	jobs, exports, sent, ended, bulkDone, planned, verified atomic.Int64
+	bulkMu                                                  sync.Mutex
 	// stored are the rows the read stage put in the store, decided the
 	// rows the plan decided (a way, or an outcome).
 	stored, decided atomic.Int64
@@ -185,10 +187,21 @@ type counters struct {
 	tally                         tally
 }
 
-// finishBulk counts n rows sent in jobs as finished.
+// finishBulk counts n rows sent in jobs as finished. done and bulkDone
+// move together under bulkMu, so that Work never sees one without the
+// other (and the work done never goes back).
 func (c *counters) finishBulk(n int64) {
+	c.bulkMu.Lock()
+	defer c.bulkMu.Unlock()
 	c.done.Add(n)
 	c.bulkDone.Add(n)
+}
+
+// finished returns done and bulkDone as they were together.
+func (c *counters) finished() (done, bulkDone int64) {
+	c.bulkMu.Lock()
+	defer c.bulkMu.Unlock()
+	return c.done.Load(), c.bulkDone.Load()
 }
 
 // Work measures how far the run is, in steps of its rows: each row is
@@ -212,8 +225,10 @@ func (im *Importer) Work(size int64) (done, total int64) {
 		est := max(stored, int64(float64(stored)*float64(size)/float64(off)))
 		return stored, 5 * est
 	}
-	bulkDone := c.bulkDone.Load()
-	done = min(stored, rows) + min(c.decided.Load(), rows) + 3*c.done.Load() +
+	// sent and ended are read after the finished rows: they only grow,
+	// and a row is sent and its job ended before it is finished.
+	finished, bulkDone := c.finished()
+	done = min(stored, rows) + min(c.decided.Load(), rows) + 3*finished +
 		max(0, c.sent.Load()-bulkDone) + max(0, c.ended.Load()-bulkDone)
 	return min(done, 5*rows), 5 * rows
 }
