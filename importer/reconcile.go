@@ -107,7 +107,9 @@ func (js *jobSender) errorRow(ctx context.Context, job int64, e ctct.ActivityRow
 	if e.EmailAddress == "" {
 		return 0, false, nil
 	}
-	rows, err := db.QueryContext(ctx, "SELECT seq FROM rows WHERE job = ? AND email = ? LIMIT 2", job, strings.ToLower(strings.TrimSpace(e.EmailAddress)))
+	// By email: the planner would otherwise walk the job's rows (rows_job)
+	// for each error.
+	rows, err := db.QueryContext(ctx, "SELECT seq FROM rows INDEXED BY rows_email WHERE email = ? AND job = ? LIMIT 2", strings.ToLower(strings.TrimSpace(e.EmailAddress)), job)
 	if err != nil {
 		return 0, false, fmt.Errorf("journal: %w", err)
 	}
