@@ -21,8 +21,10 @@
 //     malformed or invalid row gets its outcome there; a resume compares
 //     the input with the store and refuses one whose finished rows changed.
 //   - plan.go resolves the lists (lists.go), settles the jobs an
-//     interrupted run left, chooses the path, learns the account from
-//     three export jobs and decides every row in file order: settled with
+//     interrupted run left, chooses the path and the cheapest way to learn
+//     the account (cost.go: export jobs, or lookups of the rows' emails
+//     when they are few against the account) and decides every row in
+//     file order: settled with
 //     no request (unchanged, skipped, failed), in a job, or through the
 //     contacts collection. A decision that rests on an earlier row of the
 //     same email sent in a job waits for that row's outcome.
@@ -30,7 +32,7 @@
 //   - reconcile.go gives each row of an ended job what the server said of
 //     it, and leaves uncertain the rows of an answer that does not add up;
 //     verify.go checks the rows the jobs applied or left uncertain against
-//     what each sent.
+//     what each sent, through an export or lookups (cost.go again).
 //   - report.go writes each input's error report and summary.go the
 //     summary, both from the store, in file order.
 //
