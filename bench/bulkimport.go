@@ -168,7 +168,7 @@ func bulkImportScenario(ctx context.Context, e *env, name string, n int) (*resul
 		sb.Stop()
 		return nil, err
 	}
-	r, err := runCLI(ctx, e, clientEnv(sb.URL), runLimit, bulkImportArgs(via, input, sumPath)...)
+	r, err := runCLI(ctx, e, clientEnv(sb.URL), bulkRunLimit(n), bulkImportArgs(via, input, sumPath)...)
 	if err != nil {
 		sb.Stop()
 		return nil, err

@@ -38,6 +38,14 @@ const (
 	startupLimit = 10 * time.Minute // seeding 100,000 contacts happens before the sandbox answers
 )
 
+// bulkRunLimit is the time limit of one bulk run of n rows: runLimit and
+// a second for each 2,000 rows beyond (the sandbox applies and exports
+// 5,000 rows a second, twice each, by default), so that a 3,000,000-row
+// run is not taken for a hung one.
+func bulkRunLimit(n int) time.Duration {
+	return runLimit + time.Duration(n/2000)*time.Second
+}
+
 func scenarios() []scenario {
 	return []scenario{
 		{"import-new", "import 1,000 new contacts, --rate 100 --workers 8, sandbox --latency 20ms",
