@@ -209,6 +209,9 @@ func TestImportSignalThenResume(t *testing.T) {
 			!strings.Contains(stderr.String(), "requests in flight (Ctrl-C again to quit now)") {
 			t.Errorf("%v: stdout %q stderr %q", sig, stdout, stderr)
 		}
+		if strings.Contains(stdout.String()+stderr.String(), "context canceled") {
+			t.Errorf("%v: Go's \"context canceled\" reached the user: stdout %q stderr %q", sig, stdout, stderr)
+		}
 		if _, err := os.Stat(r.input + ".journal"); err != nil {
 			t.Fatalf("%v: journal not kept: %v", sig, err)
 		}
