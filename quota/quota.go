@@ -6,8 +6,9 @@
 // lock held only for the read-modify-write.
 //
 // A run does not go to the ledger for every request: its Meter reserves a
-// block of requests at a time (counted as spent at once) and hands them
-// out, and gives back what it did not send when it ends. A process killed
+// block of requests at a time (counted as spent at once; smaller blocks as
+// the quota runs out) and hands them out, and gives back what it did not
+// send when it ends. A process killed
 // before it gives its block back leaves at most that block counted but
 // unsent.
 package quota
@@ -155,7 +156,10 @@ func (m *Meter) Take(ctx context.Context) error {
 		}
 		got = m.opts.Block
 		if m.opts.Quota > 0 {
-			got = min(got, m.opts.Quota-l.total(day))
+			// Near the end of the quota, smaller blocks: a block another
+			// run holds unused would stop this one before the quota.
+			left := m.opts.Quota - l.total(day)
+			got = min(got, max(left/4, min(left, 1)))
 		}
 		if got <= 0 {
 			exh = m.exhausted(l, day, now)
@@ -270,7 +274,7 @@ type ExhaustedError struct {
 func (e *ExhaustedError) Error() string {
 	return fmt.Sprintf("the daily quota of %s requests on %s is spent: %s sent today (%s, %s); the quota day starts again at %s, in %s",
 		Thousands(e.Quota), e.Target, Thousands(e.Spent), e.Day, KindsText(e.ByKind),
-		e.Resets.Format("2006-01-02 15:04 MST"), e.Resets.Sub(e.Now).Round(time.Minute))
+		e.Resets.Format("2006-01-02 15:04 MST"), strings.TrimSuffix(e.Resets.Sub(e.Now).Round(time.Minute).String(), "0s"))
 }
 
 // Is matches ctct.ErrDailyQuota and ctct.ErrBudgetExhausted.

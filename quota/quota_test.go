@@ -42,6 +42,12 @@ func TestMetersShareTheQuota(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 30, 22, 0, 0, 0, time.UTC)}
 	a, b := open(t, dir, "import", 300, 7, clk), open(t, dir, "export", 300, 7, clk)
 	var taken atomic.Int64
+	// The export takes its first block before the race, so that both
+	// kinds show in the refusal however the goroutines are scheduled.
+	if err := b.Take(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	taken.Add(1)
 	var wg sync.WaitGroup
 	for _, m := range []*Meter{a, b, a, b} {
 		wg.Go(func() {
@@ -70,6 +76,9 @@ func TestMetersShareTheQuota(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
+	}
+	if !strings.HasSuffix(msg, "in 2h0m") {
+		t.Errorf("message %q does not end with the time left", msg)
 	}
 	// The next day allows 300 more; an unused block is given back.
 	clk.set(clk.now().Add(3 * time.Hour))
