@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -34,9 +35,20 @@ type streams struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// now is the clock of the daily quota (nil: time.Now); tests move it
+	// to another day.
+	now func() time.Time
 	// notes prints the lines that come while a job runs (warnings,
 	// retries, stopping) without tearing its progress bar.
 	notes *notes
+}
+
+// clock returns the streams' clock, time.Now unless a test set one.
+func (s streams) clock() func() time.Time {
+	if s.now == nil {
+		return time.Now
+	}
+	return s.now
 }
 
 // notes prints lines on stderr; while a progress bar is shown, through
@@ -99,7 +111,12 @@ func runMain(sigs <-chan os.Signal, args []string, stdin io.Reader, stdout, stde
 // run parses the command line, runs one subcommand and returns the exit
 // code, printing the error, if any, in words.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	s := streams{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, notes: &notes{w: stderr}}
+	return runWith(ctx, args, streams{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now, notes: &notes{w: stderr}})
+}
+
+// runWith is run with the streams given (a test's clock).
+func runWith(ctx context.Context, args []string, s streams) int {
+	stderr := s.stderr
 	root := newRootCmd(ctx, s)
 	root.SetArgs(gnuDashes(root, args))
 	cmd, err := root.ExecuteC()
@@ -161,6 +178,7 @@ func newRootCmd(ctx context.Context, s streams) *cobra.Command {
 		newFieldsCmd(s),
 		newSandboxCmd(s),
 		newVerifyCmd(s),
+		newQuotaCmd(s),
 		&cobra.Command{
 			Use:   "version",
 			Short: "print the version",

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"ctctbulk/ctct"
+	"ctctbulk/quota"
 	"ctctbulk/sandbox"
 )
 
@@ -34,6 +35,10 @@ type connOptions struct {
 	retries      int
 	timeout      time.Duration
 	maxRequests  int64 // 0 = no budget; set by import's --max-requests
+	dailyQuota   quotaFlag
+	quotaTZ      string
+	zone         *time.Location // of quotaTZ, set by validate
+	kind         string         // of the run, under which the quota ledger counts it
 }
 
 // register adds the connection flags to fs, in the Connection group. The
@@ -49,6 +54,10 @@ func (o *connOptions) register(fs *pflag.FlagSet) {
 	fs.IntVar(&o.retries, "retries", 6, "retries of a failed request")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of one request")
 	group(fs, "Connection", "base-url", "user", "password-file", "sandbox", "rate", "burst", "retries", "timeout")
+	fs.Var(&o.dailyQuota, "daily-quota", "requests a day on the key, all runs together (every process, every command): a run stops at it with exit 4 "+
+		"(default 10000 for an account, 0 = no limit for a sandbox: --sandbox or a loopback --base-url)")
+	fs.StringVar(&o.quotaTZ, "quota-day-tz", "UTC", "time `ZONE` where the quota day starts (UTC, Local, America/New_York...)")
+	group(fs, "Quota", "daily-quota", "quota-day-tz")
 }
 
 // fromEnv fills the settings that no flag gave from the environment.
@@ -74,6 +83,14 @@ func (o *connOptions) validate() error {
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
+	if o.dailyQuota.n < 0 {
+		return usagef("--daily-quota cannot be negative (0 is no limit)")
+	}
+	zone, err := loadZone(o.quotaTZ)
+	if err != nil {
+		return err
+	}
+	o.zone = zone
 	if o.baseURL != "" {
 		u, err := url.Parse(o.baseURL)
 		switch {
@@ -98,6 +115,8 @@ type connection struct {
 	// credentials says where the secret came from, for the message of a
 	// rejection: "CTCT_PASSWORD", "--password-file FILE", "CTCT_ACCESS_TOKEN".
 	credentials string
+	// quota is the daily quota's meter of the key, nil when none is kept.
+	quota *quota.Meter
 	// fresh is set when the run created the sandbox's file: a run that is
 	// refused removes it again (see done).
 	fresh  bool
@@ -202,11 +221,35 @@ func (o *connOptions) connect(ctx context.Context, s streams) (*connection, erro
 	if base == "" {
 		base = "https://api.constantcontact.com"
 	}
+	target := accountTarget(base, o.user)
+	// A token's key is not known, and a refreshed token is the same key:
+	// such runs count on the account's ledger without a key digest.
+	meter, err := o.openQuota(s, quota.Key{Target: target, Digest: quota.KeyDigest(opts.APIKey)}, isLoopbackURL(base))
+	if err != nil {
+		return nil, err
+	}
+	if meter != nil {
+		opts.Quota = meter
+	}
 	c, err := ctct.NewClient(base, o.user, opts)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return &connection{client: c, target: accountTarget(base, o.user), credentials: credentials, closer: func() {}}, nil
+	return &connection{client: c, target: target, credentials: credentials, quota: meter, closer: o.closeQuota(ctx, s, meter, func() {})}, nil
+}
+
+// closeQuota returns close followed by giving the run's unused quota
+// block back (a failure to is a warning: the block stays counted).
+func (o *connOptions) closeQuota(ctx context.Context, s streams, meter *quota.Meter, close func()) func() {
+	return func() {
+		close()
+		if meter == nil {
+			return
+		}
+		if err := meter.Close(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(s.stderr, "warning: the unused requests of this run stay counted in the quota ledger: %v\n", err)
+		}
+	}
 }
 
 func (o *connOptions) clientOptions(s streams) ctct.Options {
@@ -246,14 +289,22 @@ func (o *connOptions) connectSandbox(ctx context.Context, s streams) (*connectio
 	go func() { _ = srv.Serve(ln) }()
 	opts := o.clientOptions(s)
 	opts.APIKey, opts.Password = sandbox.DefaultAPIKey, sandbox.DefaultPassword
-	c, err := ctct.NewClient("http://"+ln.Addr().String(), sandbox.DefaultUser, opts)
-	if err != nil {
-		srv.Close()
-		sb.Close()
-		return nil, err
+	target := sandboxTarget(o.sandboxDB)
+	meter, err := o.openQuota(s, quota.Key{Target: target}, true)
+	if err == nil {
+		if meter != nil {
+			opts.Quota = meter
+		}
+		var c *ctct.Client
+		if c, err = ctct.NewClient("http://"+ln.Addr().String(), sandbox.DefaultUser, opts); err == nil {
+			return &connection{client: c, sandbox: sb, target: target, fresh: fresh, db: o.sandboxDB, quota: meter,
+				closer: o.closeQuota(ctx, s, meter, func() {
+					srv.Close()
+					sb.Close()
+				})}, nil
+		}
 	}
-	return &connection{client: c, sandbox: sb, target: sandboxTarget(o.sandboxDB), fresh: fresh, db: o.sandboxDB, closer: func() {
-		srv.Close()
-		sb.Close()
-	}}, nil
+	srv.Close()
+	sb.Close()
+	return nil, err
 }

@@ -81,6 +81,7 @@ unless --via contacts asks for the exact, one-request-per-contact path.`,
 
 func runExport(ctx context.Context, s streams, o *exportOptions) error {
 	o.conn.fromEnv(s)
+	o.conn.kind = "export"
 	opts, mode, err := o.validate()
 	if err != nil {
 		return err
@@ -132,6 +133,9 @@ func exportWith(ctx context.Context, s streams, o *exportOptions, opts exporter.
 	partial := ""
 	if sum != nil {
 		partial = sum.Partial
+	}
+	if refused := conn.refusal(runErr); refused != nil {
+		runErr = refused // what was spent today, by whom, and when it resets
 	}
 	exitErr := exportExit(runErr, o, partial)
 	if sum != nil {

@@ -17,7 +17,7 @@ const groupAnnotation = "ctctbulk_group"
 const helpWidth = 80
 
 // groupOrder is the order of the flag groups in help, as gh orders them.
-var groupOrder = []string{"Input", "Output", "Mapping", "Lists", "Bulk", "Selection", "Run control", "Store", "Credentials", "Realism", "Job faults", "Connection"}
+var groupOrder = []string{"Input", "Output", "Mapping", "Lists", "Bulk", "Selection", "Run control", "Quota", "Store", "Credentials", "Realism", "Job faults", "Connection"}
 
 // group puts the named flags of fs in a help group.
 func group(fs *pflag.FlagSet, name string, flags ...string) {

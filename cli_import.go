@@ -24,6 +24,7 @@ import (
 	"ctctbulk/importer"
 	"ctctbulk/mapping"
 	"ctctbulk/progress"
+	"ctctbulk/quota"
 )
 
 // multiFlag is a repeatable string flag; it never splits a value on commas.
@@ -50,7 +51,6 @@ type importOptions struct {
 	optOuts     string
 	dryRun      bool
 	maxRequests int64
-	dailyQuota  int64
 	grace       time.Duration
 	logEvery    time.Duration
 	summaryJSON string
@@ -82,8 +82,8 @@ the account is exported to plan, new and changed rows go in jobs of up to
 20,000 rows, and an export checks them after. --via auto (the default) takes
 activities from 25 rows to send, the API's rule. Rows that fail go to
 FILE.errors.csv; FILE.journal is the run's store of every row, so that after
-Ctrl-C, a crash or --max-requests a run started again with --resume
-continues where it stopped.`,
+Ctrl-C, a crash, --max-requests or the key's --daily-quota a run started
+again with --resume continues where it stopped.`,
 		Example: `  ctctbulk import --list 1 --list Customers contacts.csv
   ctctbulk import --list Newsletter --truncate audience_export.zip
   ctctbulk import --dry-run --daily-quota 10000 big.csv`,
@@ -128,18 +128,18 @@ continues where it stopped.`,
 	fs.BoolVar(&o.resume, "resume", false, "continue an interrupted run from its journal (refused when the input's finished rows changed)")
 	fs.BoolVar(&o.recheck, "recheck", false, "with --resume: start the journal over and check every row against the account again (none is created twice)")
 	fs.Int64Var(&o.maxRequests, "max-requests", 0, "stop cleanly before sending more than `N` requests (exit 4; --resume continues)")
-	fs.Int64Var(&o.dailyQuota, "daily-quota", 0, "with --dry-run: count the days a run needs at a daily quota of `N` requests")
 	fs.IntVar(&o.workers, "workers", 4, "rows processed at once")
 	fs.DurationVar(&o.grace, "grace", 30*time.Second, "after Ctrl-C, how long the rows in flight may take to finish")
 	fs.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this `FILE`")
-	group(fs, "Run control", "mode", "dry-run", "errors", "journal", "resume", "recheck", "max-requests", "daily-quota", "workers", "grace", "log-every", "summary-json")
+	group(fs, "Run control", "mode", "dry-run", "errors", "journal", "resume", "recheck", "max-requests", "workers", "grace", "log-every", "summary-json")
 	o.conn.register(fs)
 	return cmd
 }
 
 func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 	o.conn.fromEnv(s)
+	o.conn.kind = "import"
 	opts, err := o.validate()
 	if err != nil {
 		return err
@@ -165,10 +165,10 @@ func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 	// than fall back to the built-in sandbox.
 	var client importer.Client
 	var requests func() int64
+	var conn *connection
 	if !o.dryRun || o.conn.configured(s) {
 		o.conn.maxRequests = o.maxRequests
-		conn, err := o.conn.connect(ctx, s)
-		if err != nil {
+		if conn, err = o.conn.connect(ctx, s); err != nil {
 			return err
 		}
 		defer func() { err = conn.done(err) }()
@@ -212,7 +212,10 @@ func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 	s.notes.hide()
 	rep.Stop()
 	if sum != nil {
-		sum.Plan(o.conn.rate, o.dailyQuota)
+		if o.dryRun {
+			limit, spent := o.dryRunQuota(ctx, s, conn)
+			sum.Plan(o.conn.rate, limit, spent)
+		}
 		if err := sum.WriteText(s.stdout); err != nil {
 			return fmt.Errorf("write summary: %w", err)
 		}
@@ -225,15 +228,38 @@ func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 			}
 		}
 	}
-	return importExit(runErr, sum, o)
+	var refused *quota.ExhaustedError
+	if conn != nil {
+		refused = conn.refusal(runErr)
+	}
+	return importExit(runErr, sum, o, refused)
+}
+
+// dryRunQuota is the daily quota a dry run plans for and today's requests
+// on the key, every run's, this one's included (0 without a ledger): the
+// key's quota when connected, else --daily-quota.
+func (o *importOptions) dryRunQuota(ctx context.Context, s streams, conn *connection) (limit, spent int64) {
+	if conn == nil || conn.quota == nil {
+		return o.conn.dailyQuota.n, 0
+	}
+	if err := conn.quota.Close(context.WithoutCancel(ctx)); err != nil {
+		s.notes.printf("warning: %v", err)
+	}
+	today, err := conn.quota.Today(context.WithoutCancel(ctx))
+	if err != nil {
+		s.notes.printf("warning: today's requests on the key are not known: %v", err)
+	}
+	return conn.quota.Quota(), today.Requests
 }
 
 // importExit says what the run's outcome means for the user: the typed
 // errors that exitCode maps, with what to do next.
-func importExit(runErr error, sum *importer.Summary, o *importOptions) error {
+func importExit(runErr error, sum *importer.Summary, o *importOptions, refused *quota.ExhaustedError) error {
 	switch {
 	case errors.Is(runErr, importer.ErrInterrupted):
 		return fmt.Errorf("%w: the journal %s is kept; run again with --resume to continue", runErr, o.journalPath)
+	case refused != nil:
+		return fmt.Errorf("stopped at the daily quota: %w; the journal %s is kept: run again with --resume then to continue", refused, o.journalPath)
 	case errors.Is(runErr, ctct.ErrBudgetExhausted):
 		return fmt.Errorf("stopped at the request budget (--max-requests %d): run again with --resume to continue: %w", o.maxRequests, ctct.ErrBudgetExhausted)
 	case runErr != nil:
@@ -301,9 +327,6 @@ func (o *importOptions) validate() (importer.Options, error) {
 	}
 	if o.maxRequests < 0 {
 		return opts, usagef("--max-requests cannot be negative")
-	}
-	if o.dailyQuota < 0 {
-		return opts, usagef("--daily-quota cannot be negative")
 	}
 	if o.grace <= 0 {
 		return opts, usagef("--grace must be positive")

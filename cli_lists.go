@@ -29,6 +29,7 @@ func newListsCmd(s streams) *cobra.Command {
 
 func runLists(ctx context.Context, s streams, conn *connOptions) error {
 	conn.fromEnv(s)
+	conn.kind = "lists"
 	if err := conn.validate(); err != nil {
 		return err
 	}
@@ -43,6 +44,9 @@ func runLists(ctx context.Context, s streams, conn *connOptions) error {
 func listsWith(ctx context.Context, s streams, c *connection) error {
 	fmt.Fprintf(s.stderr, "target: %s\n", c.target) // stdout is the table
 	lists, err := c.client.Lists(ctx)
+	if refused := c.refusal(err); refused != nil {
+		return refused
+	}
 	if err != nil {
 		return fmt.Errorf("read lists: %w", err)
 	}

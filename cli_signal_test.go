@@ -22,13 +22,23 @@ import (
 )
 
 // TestMain lets a test run this test binary as the real ctctbulk command,
-// so that signals reach a real process.
+// so that signals reach a real process. Every run of the tests, and every
+// child they start, keeps its quota ledgers in a state directory of its
+// own, never the developer's.
 func TestMain(m *testing.M) {
 	if os.Getenv("CTCTBULK_RUN_MAIN") == "1" {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	state, err := os.MkdirTemp("", "ctctbulk-test-state-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_STATE_HOME", state)
+	code := m.Run()
+	os.RemoveAll(state)
+	os.Exit(code)
 }
 
 // signalRig is a real sandbox behind a test handler that notes when each

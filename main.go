@@ -8,6 +8,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	// The zones of --quota-day-tz, also where the system has no zoneinfo
+	// (a slim container).
+	_ "time/tzdata"
 )
 
 // softMemoryLimit is the Go heap the runtime keeps to unless GOMEMLIMIT

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,7 +56,8 @@ func startCLI(e *env, environ []string, args ...string) (*cliProc, error) {
 	}
 	cmd := exec.Command(e.bin, args...)
 	cmd.Dir = e.dir
-	cmd.Env = environ
+	// The runs' quota ledgers stay in the work dir, never the user's.
+	cmd.Env = append(slices.Clip(environ), "XDG_STATE_HOME="+filepath.Join(e.dir, "state"))
 	p := &cliProc{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if e.verbose {

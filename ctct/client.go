@@ -58,6 +58,7 @@ type Client struct {
 	maxBackoff  time.Duration
 	timeout     time.Duration
 	maxRequests int64
+	quota       Quota
 	sleep       func(context.Context, time.Duration) error
 	notice      func(wait time.Duration, err error)
 	rand        func() float64
@@ -107,6 +108,12 @@ type Options struct {
 	// that would exceed it in the Client's life is not sent and the call
 	// fails with ErrBudgetExhausted. 0 means no budget.
 	MaxRequests int64
+	// Quota, when set, is an allowance shared beyond this Client (the
+	// daily quota of the key, kept by every process that uses it): every
+	// attempt takes one request from it, after MaxRequests allows it and
+	// before waiting on the Limiter, and gives it back when it is not sent
+	// after all.
+	Quota Quota
 	// UserAgent is the User-Agent header (default "ctctbulk/dev").
 	UserAgent string
 	// IDHost is the scheme and host used to build id URIs (default
@@ -124,6 +131,17 @@ type Options struct {
 	// timeout), so that whoever runs the tool sees why it waits. It must be
 	// safe for concurrent use.
 	RetryNotice func(wait time.Duration, err error)
+}
+
+// Quota is a request allowance that the Client draws on once per attempt.
+// Implementations must be safe for concurrent use.
+type Quota interface {
+	// Take takes one request, or returns why it may not be sent: an error
+	// matching ErrDailyQuota when the allowance is spent, or another
+	// error (the allowance could not be read).
+	Take(ctx context.Context) error
+	// Give returns one request that Take gave and that was not sent.
+	Give()
 }
 
 // Defaults of Options.
@@ -152,6 +170,7 @@ func NewClient(baseURL, user string, opts Options) (*Client, error) {
 		minBackoff:  orDefault(opts.MinBackoff, DefaultMinBackoff),
 		timeout:     orDefault(opts.Timeout, DefaultTimeout),
 		maxRequests: max(opts.MaxRequests, 0),
+		quota:       opts.Quota,
 		sleep:       opts.Sleep,
 		rand:        opts.Rand,
 		notice:      opts.RetryNotice,

@@ -34,6 +34,10 @@ var (
 	// ErrBudgetExhausted: the request budget set with WithMaxRequests is
 	// spent; the attempt was not sent.
 	ErrBudgetExhausted = errors.New("request budget exhausted")
+	// ErrDailyQuota: the daily quota shared by every run on the key
+	// (Options.Quota) is spent; the attempt was not sent. It also matches
+	// ErrBudgetExhausted: a run stops as at its own budget.
+	ErrDailyQuota = fmt.Errorf("daily request quota spent: %w", ErrBudgetExhausted)
 )
 
 // APIError is a non-2xx answer of the API. Path is the request path

@@ -26,8 +26,8 @@ const (
 // do is the request loop, the only place that waits, retries and sleeps.
 // ref is an id URI, link or path resolved by resolve; body is sent on every
 // attempt. It returns the 2xx answer, or an error: *APIError for a non-2xx
-// answer, a wrapped network error, ErrUncertain, ErrBudgetExhausted, or
-// the context's error (a done context is never retried).
+// answer, a wrapped network error, ErrUncertain, ErrBudgetExhausted (or
+// the Quota's error, which matches ErrDailyQuota), or the context's error (a done context is never retried).
 func (c *Client) do(ctx context.Context, method, ref string, body []byte) (*response, error) {
 	return c.doCall(ctx, method, ref, body, call{})
 }
@@ -61,8 +61,20 @@ func (c *Client) doCall(ctx context.Context, method, ref string, body []byte, cl
 		if !c.reserve() {
 			return nil, fmt.Errorf("%s %s: %w (%d requests)", method, path, ErrBudgetExhausted, c.maxRequests)
 		}
+		if c.quota != nil {
+			if err := c.quota.Take(ctx); err != nil {
+				c.unreserve()
+				if ctx.Err() != nil {
+					return nil, ctxErr(ctx.Err())
+				}
+				return nil, fmt.Errorf("%s %s: %w", method, path, err)
+			}
+		}
 		if err := c.limiter.Wait(ctx); err != nil {
-			c.budget.Add(-1) // nothing was sent
+			c.unreserve() // nothing was sent
+			if c.quota != nil {
+				c.quota.Give()
+			}
 			if ctx.Err() != nil {
 				return nil, ctxErr(ctx.Err())
 			}
@@ -131,6 +143,14 @@ func (c *Client) reserve() bool {
 		if c.budget.CompareAndSwap(n, n+1) {
 			return true
 		}
+	}
+}
+
+// unreserve gives back an attempt that reserve counted and that was not
+// sent.
+func (c *Client) unreserve() {
+	if c.maxRequests > 0 {
+		c.budget.Add(-1)
 	}
 }
 

@@ -80,10 +80,12 @@ type Summary struct {
 	PlanContactsRows int64 `json:"plan_contacts_rows,omitempty"`
 	// PlanRate, PlanSeconds, DailyQuota and PlanDays say how long the
 	// planned requests take at the run's rate and in how many days they
-	// fit a daily quota (set by Plan).
+	// fit a daily quota (set by Plan), today's included when QuotaSpent
+	// (today's requests on the key, every run's) leaves some of it.
 	PlanRate    float64 `json:"plan_rate,omitempty"`
 	PlanSeconds float64 `json:"plan_seconds,omitempty"`
 	DailyQuota  int64   `json:"daily_quota,omitempty"`
+	QuotaSpent  int64   `json:"quota_spent_today,omitempty"`
 	PlanDays    int64   `json:"plan_days,omitempty"`
 	// PlanAccount is the account's contacts as the dry run read them;
 	// PlanFailRows the valid rows it knows will fail (new contacts with no
@@ -273,16 +275,27 @@ func (r *run) tallies(ctx context.Context, s *Summary) error {
 
 // Plan works out how long a dry run's planned requests take at rate
 // requests per second and, when quota > 0, how many days of that daily
-// quota they need.
-func (s *Summary) Plan(rate float64, quota int64) {
+// quota they need, counting today as one when the spent requests of
+// today leave some of its quota.
+func (s *Summary) Plan(rate float64, quota, spent int64) {
 	if !s.DryRun || rate <= 0 {
 		return
 	}
 	if s.PlanRate == 0 {
 		s.PlanRate, s.PlanSeconds = rate, float64(s.PlannedRequests)/rate
 	}
-	if quota > 0 {
-		s.DailyQuota, s.PlanDays = quota, (s.PlannedRequests+quota-1)/quota
+	if quota <= 0 {
+		return
+	}
+	s.DailyQuota, s.QuotaSpent = quota, max(spent, 0)
+	left := max(quota-s.QuotaSpent, 0)
+	switch {
+	case s.PlannedRequests <= left:
+		s.PlanDays = min(s.PlannedRequests, 1)
+	case left > 0:
+		s.PlanDays = 1 + (s.PlannedRequests-left+quota-1)/quota
+	default:
+		s.PlanDays = (s.PlannedRequests + quota - 1) / quota
 	}
 }
 
@@ -343,7 +356,16 @@ func (s *Summary) WriteText(w io.Writer) error {
 			if s.PlanDays == 1 {
 				days = "1 day"
 			}
-			fmt.Fprintf(&b, "with a daily quota of %d requests it needs %s\n", s.DailyQuota, days)
+			switch left := s.DailyQuota - s.QuotaSpent; {
+			case s.QuotaSpent == 0:
+				fmt.Fprintf(&b, "with a daily quota of %s requests it needs %s\n", thousands(s.DailyQuota), days)
+			case left > 0:
+				fmt.Fprintf(&b, "with a daily quota of %s requests it needs %s: %s of today's %s are already spent\n",
+					thousands(s.DailyQuota), days, thousands(s.QuotaSpent), thousands(s.DailyQuota))
+			default:
+				fmt.Fprintf(&b, "with a daily quota of %s requests it needs %s from tomorrow: today's %s are all spent\n",
+					thousands(s.DailyQuota), days, thousands(s.DailyQuota))
+			}
 		}
 	} else {
 		fmt.Fprintf(&b, "rows read %d: created %d, updated %d, unchanged %d, skipped %d, failed %d",
@@ -497,6 +519,15 @@ func plural(n int64, one, many string) string {
 }
 
 // nRows writes n rows, "1 row" for one.
+// thousands writes n with a comma between thousands: 10,000.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 func nRows(n int64) string {
 	if n == 1 {
 		return "1 row"

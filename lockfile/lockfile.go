@@ -4,6 +4,7 @@
 package lockfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -101,4 +102,36 @@ func same(f *os.File, path string) bool {
 	}
 	b, err := os.Stat(path)
 	return err == nil && os.SameFile(a, b)
+}
+
+// Wait opens (creating it) the lock file at path and waits for its lock,
+// for a read-modify-write that must be done by one process at a time
+// (a quota ledger). The lock file is left in place: removing it while
+// another process waits on it would let two processes in. Release with
+// the returned function. It returns ctx's error when ctx ends first.
+func Wait(ctx context.Context, path string) (release func() error, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	wait := time.Millisecond
+	for {
+		held, err := tryLock(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !held {
+			return f.Close, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 20*time.Millisecond)
+	}
 }
