@@ -27,7 +27,8 @@ const (
 // ref is an id URI, link or path resolved by resolve; body is sent on every
 // attempt. It returns the 2xx answer, or an error: *APIError for a non-2xx
 // answer, a wrapped network error, ErrUncertain, ErrBudgetExhausted (or
-// the Quota's error, which matches ErrDailyQuota), or the context's error (a done context is never retried).
+// the Quota's error, which matches ErrDailyQuota), or the context's error
+// (a done context is never retried).
 func (c *Client) do(ctx context.Context, method, ref string, body []byte) (*response, error) {
 	return c.doCall(ctx, method, ref, body, call{})
 }
