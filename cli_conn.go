@@ -34,6 +34,8 @@ type connOptions struct {
 	retries      int
 	timeout      time.Duration
 	maxRequests  int64 // 0 = no budget; set by import's --max-requests
+	// observe is told of every request, for the run report; nil for none.
+	observe func(ctct.Attempt)
 }
 
 // register adds the connection flags to fs, in the Connection group. The
@@ -219,6 +221,7 @@ func (o *connOptions) clientOptions(s streams) ctct.Options {
 		Timeout:     o.timeout,
 		UserAgent:   "ctctbulk/" + version,
 		MaxRequests: o.maxRequests,
+		Observe:     o.observe,
 	}
 	if o.retries == 0 {
 		opts.Retries = -1 // --retries 0: none, not the default

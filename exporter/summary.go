@@ -82,7 +82,10 @@ type Summary struct {
 	LeftOut  []string `json:"columns_left_out,omitempty"`
 	Complete bool     `json:"complete"`
 	ExitCode int      `json:"exit_code"`
-	// Jobs are the export jobs that ended, for the run report.
+	// RunReport is the HTML run report written (set by the command line,
+	// only when it wrote one).
+	RunReport string `json:"run_report,omitempty"`
+	// JobSpans are the export jobs that ended, for the run report.
 	JobSpans []ctct.JobSpan `json:"-"`
 
 	start time.Time

@@ -152,6 +152,9 @@ type Summary struct {
 	// Superseded counts the failed rows a later row of the same email set
 	// (marked in the report's _superseded_by).
 	Superseded int64 `json:"superseded,omitempty"`
+	// RunReport is the HTML run report written (set by the command line,
+	// only when it wrote one).
+	RunReport string `json:"run_report,omitempty"`
 }
 
 // ReportFile is one error report and the rows it holds.
