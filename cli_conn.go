@@ -39,6 +39,8 @@ type connOptions struct {
 	quotaTZ      string
 	zone         *time.Location // of quotaTZ, set by validate
 	kind         string         // of the run, under which the quota ledger counts it
+	// observe is told of every request, for the run report; nil for none.
+	observe func(ctct.Attempt)
 }
 
 // register adds the connection flags to fs, in the Connection group. The
@@ -262,6 +264,7 @@ func (o *connOptions) clientOptions(s streams) ctct.Options {
 		Timeout:     o.timeout,
 		UserAgent:   "ctctbulk/" + version,
 		MaxRequests: o.maxRequests,
+		Observe:     o.observe,
 	}
 	if o.retries == 0 {
 		opts.Retries = -1 // --retries 0: none, not the default

@@ -33,6 +33,7 @@ type exportOptions struct {
 	fileMode    string
 	logEvery    time.Duration
 	summaryJSON string
+	report      runReport
 }
 
 func newExportCmd(s streams) *cobra.Command {
@@ -50,7 +51,8 @@ unless --via contacts asks for the exact, one-request-per-contact path.`,
   ctctbulk export --via contacts -o contacts.csv
   ctctbulk export --state nightly.state -o changes.csv`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.report.begin(cmd, args, &o.conn)
 			return runExport(cmd.Context(), s, &o)
 		},
 	}
@@ -75,6 +77,7 @@ unless --via contacts asks for the exact, one-request-per-contact path.`,
 	flags.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
 	flags.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this `FILE`")
 	group(flags, "Run control", "detail", "via", "workers", "log-every", "summary-json")
+	o.report.register(flags, "Run control", "-o FILE's FILE.report.html; none for stdout unless given")
 	o.conn.register(flags)
 	return cmd
 }
@@ -144,6 +147,17 @@ func exportWith(ctx context.Context, s streams, o *exportOptions, opts exporter.
 	if sum != nil && exitCode(exitErr) != exitUsage {
 		if err := sum.WriteText(summaryOut); err != nil {
 			return fmt.Errorf("write summary: %w", err)
+		}
+		beside := ""
+		if !toStdout {
+			beside = o.output
+		}
+		if page := o.report.path(beside); page != "" {
+			if err := writeReport(page, exportReport(&o.report, o, sum, page, time.Now())); err != nil {
+				return err
+			}
+			sum.RunReport = page
+			fmt.Fprintf(summaryOut, "run report: %s\n", page)
 		}
 		if o.summaryJSON != "" {
 			if err := writeJSONFile(o.summaryJSON, sum.WriteJSON); err != nil {

@@ -305,8 +305,16 @@ func TestExportFailedCLI(t *testing.T) {
 }
 
 // checkOnly checks that dir holds the file path alone, with content want.
+//
+// The run report beside it is the one other file: a run that stopped
+// says so in it (and it is removed here).
 func checkOnly(t *testing.T, dir, path, want string) {
 	t.Helper()
+	page := path + ".report.html"
+	if b, err := os.ReadFile(page); err != nil || !bytes.Contains(b, []byte("stopped: ")) {
+		t.Errorf("run report %s: %v; want one that says the run stopped", page, err)
+	}
+	os.Remove(page)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -64,6 +64,7 @@ type importOptions struct {
 	bulkRows    int
 	verify      bool
 	pollFirst   time.Duration
+	report      runReport
 }
 
 func newImportCmd(s streams) *cobra.Command {
@@ -95,6 +96,7 @@ again with --resume continues where it stopped.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.file = args[0]
+			o.report.begin(cmd, args, &o.conn)
 			return runImport(cmd.Context(), s, &o)
 		},
 	}
@@ -133,6 +135,7 @@ again with --resume continues where it stopped.`,
 	fs.DurationVar(&o.logEvery, "log-every", 30*time.Second, "interval of the progress lines when stderr is not a terminal")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this `FILE`")
 	group(fs, "Run control", "mode", "dry-run", "errors", "journal", "resume", "recheck", "max-requests", "workers", "grace", "log-every", "summary-json")
+	o.report.register(fs, "Run control", "FILE.report.html, beside the error report; a dry run writes none")
 	o.conn.register(fs)
 	return cmd
 }
@@ -221,6 +224,13 @@ func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 		}
 		if o.dryRun && o.maxRequests > 0 && sum.PlannedRequests > o.maxRequests {
 			fmt.Fprintf(s.stderr, "note: the plan (%d requests) exceeds --max-requests %d: the run would stop at the budget and need --resume\n", sum.PlannedRequests, o.maxRequests)
+		}
+		if page := o.report.path(o.errorsPath); page != "" && !o.dryRun {
+			if err := writeReport(page, importReport(&o.report, o, sum, page, time.Now())); err != nil {
+				return err
+			}
+			sum.RunReport = page
+			fmt.Fprintf(s.stdout, "run report: %s\n", page)
 		}
 		if o.summaryJSON != "" {
 			if err := writeJSONFile(o.summaryJSON, sum.WriteJSON); err != nil {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Activity types (BULK.md). SV_ADD, ADD_CONTACTS and ADD_CONTACT_DETAIL
@@ -96,6 +97,30 @@ func (a *Activity) Final() bool { return a.Status == ActivityComplete || a.Statu
 // Key returns the activity's own id, the last segment of its id URI (e.g.
 // "a07e1ffaxjxffmvj6qd").
 func (a *Activity) Key() string { return path.Base(idPath(a.ID)) }
+
+// JobSpan is a bulk job's life as a run saw it: when the run posted it,
+// when the server ran and ended it (by the server's clock; zero when it
+// did not say), its rows and failed rows. A run report draws it.
+type JobSpan struct {
+	Key, Type, Status  string
+	Submitted, Started time.Time
+	Finished           time.Time
+	Rows, Errors       int
+}
+
+// Span is the span of an ended job of rows rows that the run posted at
+// submitted. A start or finish the server gave in no readable form is
+// left zero.
+func (a *Activity) Span(submitted time.Time, rows int) JobSpan {
+	s := JobSpan{Key: a.Key(), Type: a.Type, Status: a.Status, Submitted: submitted, Rows: rows, Errors: a.ErrorCount}
+	if t, err := time.Parse(time.RFC3339, a.RunStartTime); err == nil {
+		s.Started = t
+	}
+	if t, err := time.Parse(time.RFC3339, a.RunFinishTime); err == nil {
+		s.Finished = t
+	}
+	return s
+}
 
 // --- decoding ---------------------------------------------------------------
 

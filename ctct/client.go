@@ -61,6 +61,7 @@ type Client struct {
 	quota       Quota
 	sleep       func(context.Context, time.Duration) error
 	notice      func(wait time.Duration, err error)
+	observer    func(Attempt)
 	rand        func() float64
 	now         func() time.Time
 
@@ -131,6 +132,26 @@ type Options struct {
 	// timeout), so that whoever runs the tool sees why it waits. It must be
 	// safe for concurrent use.
 	RetryNotice func(wait time.Duration, err error)
+	// Observe, when set, is told of every attempt once its answer (or
+	// failure) is known, for a timeline of the run's requests. It is
+	// called from the goroutines that send and must be safe for
+	// concurrent use and quick.
+	Observe func(Attempt)
+}
+
+// Attempt is one HTTP attempt as Options.Observe sees it. Exactly one of
+// a 2xx answer (Throttled and Failed false), Throttled and Failed holds.
+type Attempt struct {
+	At     time.Time // when it was sent
+	Method string
+	// Status is the HTTP status of the answer, 0 when none came (a
+	// connection error, a timeout, a cancelled context).
+	Status int
+	// Retry marks an attempt that repeats an earlier one of the same call.
+	Retry bool
+	// Throttled marks a throttled answer (429, 503, over-rate 403);
+	// Failed any other answer that is not 2xx, or no answer.
+	Throttled, Failed bool
 }
 
 // Quota is a request allowance that the Client draws on once per attempt.
@@ -174,6 +195,7 @@ func NewClient(baseURL, user string, opts Options) (*Client, error) {
 		sleep:       opts.Sleep,
 		rand:        opts.Rand,
 		notice:      opts.RetryNotice,
+		observer:    opts.Observe,
 		now:         time.Now,
 		byMethod:    map[string]int64{},
 	}
@@ -443,6 +465,13 @@ func (c *Client) countAttempt(method string) {
 	c.methodsMu.Lock()
 	c.byMethod[method]++
 	c.methodsMu.Unlock()
+}
+
+// observe tells Options.Observe of an attempt, when it is set.
+func (c *Client) observe(a Attempt) {
+	if c.observer != nil {
+		c.observer(a)
+	}
 }
 
 // Counters are the Client's request statistics.

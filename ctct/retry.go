@@ -82,19 +82,26 @@ func (c *Client) doCall(ctx context.Context, method, ref string, body []byte, cl
 			return nil, fmt.Errorf("%s %s: rate limiter: %w", method, path, err)
 		}
 		c.countAttempt(method)
+		seen := Attempt{At: c.now(), Method: method, Retry: attempt > 1}
 		res, wrote, err := c.send(ctx, method, u, body, cl)
 		if err == nil && res.status >= 200 && res.status < 300 {
 			c.pace.succeeded()
+			seen.Status = res.status
+			c.observe(seen)
 			return res, nil
 		}
+		seen.Failed = true
 		if ctx.Err() != nil {
+			c.observe(seen)
 			return nil, ctxErr(ctx.Err())
 		}
 		if err == nil {
 			apiErr := c.apiError(method, path, res)
+			seen.Status = res.status
 			if apiErr.Throttled() {
 				c.throttled.Add(1)
 				c.pace.throttled()
+				seen.Throttled, seen.Failed = true, false
 			} else {
 				c.pace.succeeded()
 			}
@@ -102,6 +109,7 @@ func (c *Client) doCall(ctx context.Context, method, ref string, body []byte, cl
 		} else {
 			err = c.netError(method, path, err)
 		}
+		c.observe(seen)
 		v := classify(method, err, wrote)
 		if v == uncertain && cl.repeatable {
 			v = retry

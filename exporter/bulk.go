@@ -259,6 +259,7 @@ type bulkJob struct {
 	joined, emailOnly bool
 	rows              int // contacts of the list, -1 when the server does not say
 	act               *ctct.Activity
+	posted            time.Time // when the run created it
 }
 
 // exportBulk writes the export through Activities: one EXPORT_CONTACTS
@@ -317,7 +318,7 @@ func (e *Exporter) exportBulk(ctx context.Context, r *run, rw *rowWriter) error 
 		if err != nil {
 			return fmt.Errorf("export list %s: %w", j.list, err)
 		}
-		j.act = a
+		j.act, j.posted = a, e.opts.Now()
 		e.counts.jobs.Add(1)
 	}
 	for _, j := range jobs {
@@ -422,6 +423,7 @@ func (e *Exporter) openFile(ctx context.Context, bc BulkClient, j *bulkJob, name
 		return nil, fmt.Errorf("%w: the export of list %s (job %s) ended in %s", ErrJobFailed, j.list, a.Key(), a.Status)
 	}
 	j.act = a
+	e.span(a.Span(j.posted, a.TransactionCount))
 	body, err := bc.ExportFile(ctx, a)
 	if err != nil {
 		return nil, fmt.Errorf("export list %s (job %s): %w", j.list, a.Key(), err)

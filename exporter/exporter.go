@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -179,6 +180,17 @@ type Exporter struct {
 	// sink is WriteFile's output (nil for Run): a walk of the collection
 	// into it can be resumed.
 	sink *fileSink
+	// spans are the export jobs that ended, for the run report (a run
+	// takes one per list, so they are few).
+	spansMu sync.Mutex
+	spans   []ctct.JobSpan
+}
+
+// span records an ended export job.
+func (e *Exporter) span(s ctct.JobSpan) {
+	e.spansMu.Lock()
+	e.spans = append(e.spans, s)
+	e.spansMu.Unlock()
 }
 
 // way is the way the run takes: the one it chose, else the options'.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,6 +82,11 @@ type Summary struct {
 	LeftOut  []string `json:"columns_left_out,omitempty"`
 	Complete bool     `json:"complete"`
 	ExitCode int      `json:"exit_code"`
+	// RunReport is the HTML run report written (set by the command line,
+	// only when it wrote one).
+	RunReport string `json:"run_report,omitempty"`
+	// JobSpans are the export jobs that ended, for the run report.
+	JobSpans []ctct.JobSpan `json:"-"`
 
 	start time.Time
 }
@@ -102,6 +108,9 @@ func (e *Exporter) fillSummary(sum *Summary, r *run, err error) {
 	sum.Duplicates, sum.Filtered, sum.Vanished = c.duplicates.Load(), c.filtered.Load(), c.vanished.Load()
 	sum.EmailsNotFound = c.notFound.Load()
 	sum.Jobs = c.jobs.Load()
+	e.spansMu.Lock()
+	sum.JobSpans = slices.Clone(e.spans)
+	e.spansMu.Unlock()
 	e.fillRequests(sum)
 	if r.out != nil {
 		sum.Bytes, sum.SHA256 = r.out.sum.n, r.out.sum.sha256Hex()

@@ -53,7 +53,7 @@ func (im *Importer) dryRun(ctx context.Context, rd *CSVReader, m *mapping.Mappin
 	var reasons reasons
 	fail := func(row *Row, reason string) {
 		im.counts.failed.Add(1)
-		reasons.add(row.Line, statusFailed, reason)
+		reasons.add(Example{Line: row.Line, Header: rd.Header(), Cells: row.Cells, Raw: row.Raw}, statusFailed, reason)
 		if rep != nil && readErr == nil {
 			readErr = rep.add(reportRow{line: row.Line, cells: row.Cells, raw: row.Raw}, statusFailed, reason)
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"ctctbulk/ctct"
@@ -121,6 +122,26 @@ type jobSender struct {
 	// started is when the plan began: a job of another tool created since
 	// could change what this run checks.
 	started time.Time
+	// spans are the ended jobs of this run (add and export), for the
+	// run report: at most maxSpans, the rest counted in spansLeft.
+	spansMu   sync.Mutex
+	spans     []ctct.JobSpan
+	spansLeft int
+}
+
+// maxSpans is how many jobs a run report draws: a run of 1,000,000 rows
+// takes about 50 add jobs, so only a run of far more is cut.
+const maxSpans = 500
+
+// span records an ended job posted at submitted, of rows rows.
+func (js *jobSender) span(a *ctct.Activity, submitted time.Time, rows int) {
+	js.spansMu.Lock()
+	defer js.spansMu.Unlock()
+	if len(js.spans) >= maxSpans {
+		js.spansLeft++
+		return
+	}
+	js.spans = append(js.spans, a.Span(submitted, rows))
 }
 
 // openJob is a job being filled.
@@ -648,6 +669,7 @@ func (js *jobSender) waitOldest(ctx context.Context) error {
 		return fmt.Errorf("bulk job %d (%s): %w", pj.seq, pj.act.Key(), err)
 	}
 	js.unfinished = js.unfinished[1:]
+	js.span(a, pj.posted, pj.rows)
 	if err := js.reconcile(ctx, pj, a); err != nil {
 		return err
 	}
@@ -740,6 +762,7 @@ func (js *jobSender) openExport(ctx context.Context, a *ctct.Activity, rows int6
 	if err != nil {
 		return nil, nil, err
 	}
+	js.span(a, posted, a.TransactionCount)
 	js.learn(a, 0)
 	if a.Status == ctct.ActivityError {
 		return nil, nil, fmt.Errorf("job %s ended in %s", a.Key(), a.Status)

@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,10 +16,30 @@ type Reason struct {
 	Reason    string `json:"reason"`
 	Rows      int64  `json:"rows"`
 	FirstLine int    `json:"first_line"`
+	// Examples are the first rows of the reason, in file order, with
+	// their cells as read (for the run report; not in the JSON summary,
+	// which carries no cell).
+	Examples []Example `json:"-"`
 }
 
-// maxReasons is how many reasons a summary keeps, the most frequent first.
-const maxReasons = 5
+// Example is one reported row: its line, the header and cells of its
+// input as read (Raw, a malformed stretch's text, instead), and its own
+// reason in full.
+type Example struct {
+	Line   int
+	Header []string
+	Cells  []string
+	Raw    string
+	Error  string
+	seq    int64 // the row in the store, whose cells are read after
+}
+
+// maxReasons is how many reasons a summary keeps, the most frequent first;
+// maxExamples how many rows of each it shows.
+const (
+	maxReasons  = 5
+	maxExamples = 3
+)
 
 // reasons groups the failed and skipped rows of a run by the kind of their
 // reason. Safe for concurrent use.
@@ -27,7 +48,11 @@ type reasons struct {
 	m  map[string]*Reason
 }
 
-func (r *reasons) add(line int, status, reason string) {
+// add counts a row under its reason's kind, and keeps it as an example
+// while the kind has fewer than maxExamples (rows come in file order).
+func (r *reasons) add(ex Example, status, reason string) {
+	line := ex.Line
+	ex.Error = reason
 	key := reasonKind(reason)
 	if status == statusSkipped {
 		key = "skipped: " + key
@@ -44,6 +69,10 @@ func (r *reasons) add(line int, status, reason string) {
 	}
 	g.Rows++
 	g.FirstLine = min(g.FirstLine, line)
+	if len(g.Examples) < maxExamples {
+		ex.Cells = slices.Clone(ex.Cells) // a reader may reuse its record
+		g.Examples = append(g.Examples, ex)
+	}
 }
 
 // top returns the most frequent reasons, ties in file order.

@@ -29,14 +29,19 @@ func TestReasonKind(t *testing.T) {
 func TestSummaryReasons(t *testing.T) {
 	var r reasons
 	for i, line := range []int{9, 12, 30, 44} {
-		r.add(line, statusFailed, `line 9, column "Email" (EmailAddress): "x`+strings.Repeat("y", i)+`" is not a valid email address: it needs exactly one @`)
+		r.add(Example{Line: line}, statusFailed, `line 9, column "Email" (EmailAddress): "x`+strings.Repeat("y", i)+`" is not a valid email address: it needs exactly one @`)
 	}
-	r.add(5, statusFailed, `line 5, column "State" (StateCode): "ZZ" is not a US state or Canadian province code`)
-	r.add(7, statusSkipped, "contact is Do Not Mail: it is never re-subscribed")
+	r.add(Example{Line: 5}, statusFailed, `line 5, column "State" (StateCode): "ZZ" is not a US state or Canadian province code`)
+	r.add(Example{Line: 7}, statusSkipped, "contact is Do Not Mail: it is never re-subscribed")
 	for i := 0; i < 5; i++ {
-		r.add(100+i, statusFailed, "odd reason "+strings.Repeat("!", i+1))
+		r.add(Example{Line: 100 + i}, statusFailed, "odd reason "+strings.Repeat("!", i+1))
 	}
 	s := &Summary{Read: 10, Reasons: r.top()}
+	// The first rows of a reason are its examples, in file order, each
+	// with its own reason in full.
+	if ex := s.Reasons[0].Examples; len(ex) != maxExamples || ex[0].Line != 9 || ex[2].Line != 30 || !strings.Contains(ex[1].Error, `"xy"`) {
+		t.Errorf("examples %+v, want lines 9, 12, 30 with their reasons", ex)
+	}
 	var b strings.Builder
 	if err := s.WriteText(&b); err != nil {
 		t.Fatal(err)

@@ -56,6 +56,10 @@ type Summary struct {
 	// by --opt-outs skip.
 	OptOutsCarried map[string]int64 `json:"opt_outs_carried,omitempty"`
 	OptOutsSkipped map[string]int64 `json:"opt_outs_skipped,omitempty"`
+	// CarriedBy counts the carried-over opt-outs by the outcome they are
+	// counted in (created, updated, unchanged), so that a report can show
+	// them apart.
+	CarriedBy map[string]int64 `json:"-"`
 	// Cut counts the cells --truncate cut, by field (a dry run: "cells"),
 	// in CutRows rows; Dropped the opt-out rows carried over without some
 	// of their values (invalid ones), each in the report.
@@ -117,6 +121,11 @@ type Summary struct {
 	// per 50 emails and a read of each contact), whichever cost less.
 	PlanBy   string `json:"plan_by,omitempty"`
 	VerifyBy string `json:"verify_by,omitempty"`
+	// Jobs are the bulk jobs this run saw end (add and export), in the
+	// order they ended, for the run report; JobsLeftOut the ended jobs
+	// past the most it keeps.
+	Jobs        []ctct.JobSpan `json:"-"`
+	JobsLeftOut int            `json:"-"`
 
 	Requests  int64            `json:"requests"`
 	ByMethod  map[string]int64 `json:"requests_by_method,omitempty"`
@@ -145,6 +154,9 @@ type Summary struct {
 	// Superseded counts the failed rows a later row of the same email set
 	// (marked in the report's _superseded_by).
 	Superseded int64 `json:"superseded,omitempty"`
+	// RunReport is the HTML run report written (set by the command line,
+	// only when it wrote one).
+	RunReport string `json:"run_report,omitempty"`
 }
 
 // ReportFile is one error report and the rows it holds.
@@ -229,6 +241,9 @@ func (r *run) summary(ctx context.Context) (*Summary, error) {
 		s.BulkJobs, s.ExportJobs, s.BulkRows, s.Planned, s.Verified = c.jobs.Load(), c.exports.Load(), c.sent.Load(), c.planned.Load(), c.verified.Load()
 		s.NotVerified = im.opts.NoVerify && s.BulkRows > 0
 		s.PlanBy, s.VerifyBy = r.learnedBy, r.verifiedBy
+		r.jobs.spansMu.Lock()
+		s.Jobs, s.JobsLeftOut = slices.Clone(r.jobs.spans), r.jobs.spansLeft
+		r.jobs.spansMu.Unlock()
 	}
 	s.NotChecked = r.notes
 	if phase, _ := im.phase.Load().(string); phase == phaseReading && im.opts.InputSize > 0 {
@@ -247,29 +262,53 @@ func (r *run) tallies(ctx context.Context, s *Summary) error {
 	st := r.st
 	var t tally
 	var reasons reasons
-	rows, err := st.db.QueryContext(ctx, `SELECT line, opt_out, cut, dropped, outcome, reason FROM rows
-		WHERE run = ? AND (opt_out != '' OR cut != '' OR dropped != '' OR outcome IN (?, ?))`, st.run, statusSkipped, statusFailed)
+	rows, err := st.db.QueryContext(ctx, `SELECT seq, file, line, opt_out, cut, dropped, outcome, reason FROM rows
+		WHERE run = ? AND (opt_out != '' OR cut != '' OR dropped != '' OR outcome IN (?, ?)) ORDER BY seq`, st.run, statusSkipped, statusFailed)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var line int
+		var seq int64
+		var file, line int
 		var rr reportRow
 		var optOut, outcome, reason string
-		if err := rows.Scan(&line, &optOut, &rr.cut, &rr.dropped, &outcome, &reason); err != nil {
+		if err := rows.Scan(&seq, &file, &line, &optOut, &rr.cut, &rr.dropped, &outcome, &reason); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 		t.note(optOut, &rr, outcome)
 		if outcome == statusSkipped || outcome == statusFailed {
-			reasons.add(line, outcome, reason)
+			var header []string
+			if file >= 0 && file < len(r.srcs) {
+				header = r.srcs[file].rd.Header()
+			}
+			reasons.add(Example{Line: line, Header: header, seq: seq}, outcome, reason)
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	t.fill(s)
 	s.Reasons = reasons.top()
+	return r.exampleCells(ctx, s.Reasons)
+}
+
+// exampleCells reads the cells of the reasons' example rows from the
+// store (a few rows: the tally does not hold every row's cells).
+func (r *run) exampleCells(ctx context.Context, rs []Reason) error {
+	for i := range rs {
+		for j := range rs[i].Examples {
+			ex := &rs[i].Examples[j]
+			var cells []byte
+			if err := r.st.db.QueryRowContext(ctx, "SELECT cells, raw FROM rows WHERE seq = ?", ex.seq).Scan(&cells, &ex.Raw); err != nil {
+				return fmt.Errorf("journal: %w", err)
+			}
+			var err error
+			if ex.Cells, err = decodeCells(cells); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -548,6 +587,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 type tally struct {
 	mu      sync.Mutex
 	carried map[string]int64
+	byOut   map[string]int64
 	skipped map[string]int64
 	cut     map[string]int64
 	cutRows int64
@@ -569,6 +609,7 @@ func (t *tally) note(optOut string, r *reportRow, status string) {
 		switch status {
 		case statusCreated, statusUpdated, statusUnchanged:
 			bump(&t.carried, optOut)
+			bump(&t.byOut, status)
 		case statusSkipped:
 			bump(&t.skipped, optOut)
 		}
@@ -614,7 +655,7 @@ func (c *counters) noteFacts(f mapping.Facts, policy OptOutPolicy) {
 func (t *tally) fill(s *Summary) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s.OptOutsCarried, s.OptOutsSkipped = maps.Clone(t.carried), maps.Clone(t.skipped)
+	s.OptOutsCarried, s.OptOutsSkipped, s.CarriedBy = maps.Clone(t.carried), maps.Clone(t.skipped), maps.Clone(t.byOut)
 	s.Cut, s.CutRows, s.Dropped = maps.Clone(t.cut), t.cutRows, t.dropped
 }
 
