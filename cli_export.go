@@ -103,14 +103,14 @@ func runExport(ctx context.Context, s streams, o *exportOptions) error {
 // exportWith runs the export over an open connection.
 func exportWith(ctx context.Context, s streams, o *exportOptions, opts exporter.Options, mode os.FileMode, conn *connection, unconfigured bool) error {
 	opts.Target, opts.ImplicitTarget = conn.target, unconfigured && conn.sandbox != nil
-	// Read before the exporter starts counting: the one request it may take
-	// is not the export's.
-	total := exportTotal(ctx, conn.client, o)
 	opts.Warnf = func(format string, args ...any) { s.notes.printf("warning: "+format, args...) }
 	ex, err := exporter.New(conn.client, opts)
 	if err != nil {
 		return usagef("%v", err)
 	}
+	// Read once the exporter counts: the request it may take is the run's
+	// as much as any (the summary's count is what the quota is charged).
+	total := exportTotal(ctx, conn.client, o)
 
 	toStdout := o.output == "" || o.output == "-"
 	summaryOut := s.stdout
