@@ -180,7 +180,11 @@ func runImport(ctx context.Context, s streams, o *importOptions) (err error) {
 		base := conn.client.Counters().Requests
 		requests = func() int64 { return conn.client.Counters().Requests - base }
 	}
-	opts.Warnf = func(format string, args ...any) { s.notes.printf("warning: "+format, args...) }
+	opts.Warnf = func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		o.report.warn(msg)
+		s.notes.printf("warning: %s", msg)
+	}
 	opts.Notef = s.notes.printf
 	opts.InputSize = in.size
 	im, err := importer.New(client, opts)

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +34,28 @@ type runReport struct {
 	command  string
 	start    time.Time
 	timeline *report.Timeline
+
+	mu       sync.Mutex
+	warnings []string // the run's warnings, the first maxWarnings
+}
+
+// maxWarnings is the most warnings a report lists.
+const maxWarnings = 20
+
+// warn keeps a warning of the run for its report. Safe for concurrent use.
+func (rr *runReport) warn(msg string) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	if len(rr.warnings) < maxWarnings {
+		rr.warnings = append(rr.warnings, msg)
+	}
+}
+
+// warned returns the warnings kept.
+func (rr *runReport) warned() []string {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return slices.Clone(rr.warnings)
 }
 
 // register adds --report to fs, in the flag group grp; what says where
@@ -192,11 +218,18 @@ func importReport(rr *runReport, o *importOptions, sum *importer.Summary, page s
 		r.Outcomes = append(r.Outcomes, report.Outcome{Label: "not finished", Kind: "pending", Count: sum.Pending})
 	}
 	elapsed := end.Sub(rr.start)
+	// The figures are the bar's: an opt-out carried over counts as opted
+	// out, not also as created or updated (the Details say as what).
 	r.Figures = []report.Fact{
-		{Label: "rows read", Value: commas(sum.Read)}, {Label: "created", Value: commas(sum.Created)},
-		{Label: "updated", Value: commas(sum.Updated)}, {Label: "failed", Value: commas(sum.Failed)},
-		{Label: "requests", Value: commas(sum.Requests)}, {Label: "duration", Value: elapsed.Round(time.Second).String()},
+		{Label: "rows read", Value: commas(sum.Read)}, {Label: "created", Value: commas(r.Outcomes[0].Count)},
+		{Label: "updated", Value: commas(r.Outcomes[1].Count)},
 	}
+	if optedOut > 0 {
+		r.Figures = append(r.Figures, report.Fact{Label: "opted out", Value: commas(optedOut)})
+	}
+	r.Figures = append(r.Figures,
+		report.Fact{Label: "failed", Value: commas(sum.Failed)},
+		report.Fact{Label: "requests", Value: commas(sum.Requests)}, report.Fact{Label: "duration", Value: elapsed.Round(time.Second).String()})
 	var shown int64
 	for _, rs := range sum.Reasons {
 		f := report.Failure{Reason: rs.Reason, Rows: rs.Rows}
@@ -216,13 +249,17 @@ func importReport(rr *runReport, o *importOptions, sum *importer.Summary, page s
 	}
 	way := "the contacts collection"
 	if sum.Via == string(importer.ViaActivities) {
-		way = fmt.Sprintf("activities: %s rows in %d add jobs (%d export jobs), %s through the contacts collection",
-			commas(sum.BulkRows), sum.BulkJobs, sum.ExportJobs, commas(sum.ContactsRows))
+		way = fmt.Sprintf("activities: %s rows in %s (%s), %s through the contacts collection",
+			commas(sum.BulkRows), plural(int64(sum.BulkJobs), "add job"), plural(int64(sum.ExportJobs), "export job"), commas(sum.ContactsRows))
 	}
 	r.Details = append(r.Details,
 		report.Fact{Label: "Way", Value: way},
 		report.Fact{Label: "Requests", Value: fmt.Sprintf("%s sent (%s); %d retries, %d throttled",
 			commas(sum.Requests), ctct.Counters{ByMethod: sum.ByMethod}.MethodsText(), sum.Retries, sum.Throttled)})
+	if optedOut > 0 {
+		r.Details = append(r.Details, report.Fact{Label: "Opted out", Value: fmt.Sprintf("%s rows carried over as Do Not Mail (%s): %s created, %s updated, %s unchanged as such",
+			commas(optedOut), byCount(sum.OptOutsCarried), commas(sum.CarriedBy["created"]), commas(sum.CarriedBy["updated"]), commas(sum.CarriedBy["unchanged"]))})
+	}
 	if sum.Resumed > 0 {
 		r.Details = append(r.Details, report.Fact{Label: "Resumed", Value: fmt.Sprintf("%s rows were done by earlier runs (not in the bar)", commas(sum.Resumed))})
 	}
@@ -239,7 +276,30 @@ func importReport(rr *runReport, o *importOptions, sum *importer.Summary, page s
 	if sum.Pending > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s rows not finished: --resume does them", commas(sum.Pending)))
 	}
+	if sum.CutRows > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("cut to their field's limit (--truncate) in %s rows: %s; the error report's _cut column names each cell",
+			commas(sum.CutRows), byCount(sum.Cut)))
+	}
+	for _, w := range rr.warned() {
+		r.Notes = append(r.Notes, "warning: "+w)
+	}
 	return r
+}
+
+// byCount lists a map's counts, biggest first: "a 6, b 3".
+func byCount(m map[string]int64) string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return cmp.Compare(m[b], m[a])
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %s", k, commas(m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // exportReport is the run report of an export that ended at end.
