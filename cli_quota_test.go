@@ -128,14 +128,17 @@ func TestTwoImportsShareTheDailyQuota(t *testing.T) {
 				extra = append(extra, "--resume")
 			}
 			wg.Go(func() {
-				var stderr string
-				codes[i], _, stderr = r.run(args(in, extra...)...)
+				var stdout, stderr string
+				codes[i], stdout, stderr = r.run(args(in, extra...)...)
 				switch codes[i] {
 				case exitOK:
 					done[i] = true
 				case exitBudget:
 					if !strings.Contains(stderr, "stopped at the daily quota: the daily quota of 300 requests") {
 						t.Errorf("day %d, %s: stderr %q does not name the quota", day, in, stderr)
+					}
+					if !strings.Contains(stdout, "stopped: daily request quota reached") {
+						t.Errorf("day %d, %s: the summary %q does not say the quota stopped the run", day, in, stdout)
 					}
 				default:
 					t.Errorf("day %d, %s: exit %d, want 4 or 0: %s", day, in, codes[i], stderr)

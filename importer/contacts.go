@@ -137,7 +137,7 @@ func (r *run) sendContacts(ctx context.Context) error {
 					case err == nil:
 						return nil
 					case errors.Is(err, ctct.ErrBudgetExhausted):
-						setStop(StopBudget)
+						setStop(budgetStop(err))
 						return nil
 					case workCtx.Err() != nil && ctx.Err() != nil:
 						setStop(StopInterrupted)
@@ -162,6 +162,8 @@ func (r *run) sendContacts(ctx context.Context) error {
 		return feedErr
 	case poolErr != nil:
 		return poolErr
+	case r.stopped == StopDailyQuota:
+		return ctct.ErrDailyQuota
 	case r.stopped == StopBudget:
 		return ctct.ErrBudgetExhausted
 	case ctx.Err() != nil:
@@ -195,7 +197,7 @@ func (c *contactsSender) feed(ctx, workCtx context.Context, batches chan<- []*em
 			}
 			switch {
 			case errors.Is(err, ctct.ErrBudgetExhausted):
-				c.stop.CompareAndSwap(nil, StopBudget)
+				c.stop.CompareAndSwap(nil, budgetStop(err))
 				return nil
 			case workCtx.Err() != nil:
 				return nil

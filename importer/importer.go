@@ -138,8 +138,19 @@ const (
 const (
 	StopInterrupted = "interrupted"
 	StopBudget      = "request budget reached"
+	StopDailyQuota  = "daily request quota reached"
 	StopFatal       = "fatal error"
 )
+
+// budgetStop is the stop reason of err, which matches
+// ctct.ErrBudgetExhausted: the run's --max-requests, or the key's daily
+// quota.
+func budgetStop(err error) string {
+	if errors.Is(err, ctct.ErrDailyQuota) {
+		return StopDailyQuota
+	}
+	return StopBudget
+}
 
 // Importer runs one import. Create it with New, watch it with Progress
 // while Run runs.
@@ -636,7 +647,7 @@ func (r *run) end(ctx context.Context, runErr error) (*Summary, error) {
 	switch {
 	case reason != "":
 	case errors.Is(runErr, ctct.ErrBudgetExhausted):
-		reason = StopBudget
+		reason = budgetStop(runErr)
 	case errors.Is(runErr, ErrInterrupted) || (runErr != nil && ctx.Err() != nil):
 		reason, runErr = StopInterrupted, ErrInterrupted
 	case runErr != nil:
@@ -660,6 +671,8 @@ func (r *run) end(ctx context.Context, runErr error) (*Summary, error) {
 	switch {
 	case runErr != nil:
 		return sum, runErr
+	case reason == StopDailyQuota:
+		return sum, ctct.ErrDailyQuota
 	case reason == StopBudget:
 		return sum, ctct.ErrBudgetExhausted
 	}
