@@ -116,6 +116,10 @@ type jobSender struct {
 	// the server's clock.
 	rateFrom, exportRateFrom int
 	lastFinish               time.Time
+	// seenEnd is when (by our clock) an await last saw a job end: the
+	// server runs one job at a time, so a job posted behind it started
+	// no sooner.
+	seenEnd time.Time
 	// names maps each list name to its ids, as the plan read the lists
 	// (export files name lists, memberships hold ids).
 	names map[string][]string
@@ -719,10 +723,13 @@ const minLearnRows = 1000
 
 // await waits for a job of about rows rows (contacts, for an export),
 // created at posted: no poll before the server can have queued and run it
-// at the speed seen so far (jobs run oldest first, so a job created behind
-// others also waits for them: the caller awaits those first), then polls
-// a tenth of that time apart, growing by half up to PollMax: a job that
-// ends a little late is seen a little late, not one long wait later.
+// at the speed seen so far. Jobs run oldest first and the caller awaits
+// those first, so a job created behind others started no sooner than the
+// last one was seen to end: its run is counted from then, not from its
+// posting (which had it polled while it still waited, once per job at a
+// million rows). Then it polls a tenth of that time apart, growing by
+// half up to PollMax: a job that ends a little late is seen a little
+// late, not one long wait later.
 func (js *jobSender) await(ctx context.Context, a *ctct.Activity, rows int, posted time.Time) (*ctct.Activity, error) {
 	first, follow := js.im.opts.PollFirst, js.im.opts.PollFirst
 	if rows > 0 {
@@ -730,14 +737,22 @@ func (js *jobSender) await(ctx context.Context, a *ctct.Activity, rows int, post
 		if a.Type == ctct.ActivityExportContacts {
 			speed = js.exportRate
 		}
-		need := js.queue + time.Duration(float64(rows)/speed*float64(time.Second))
-		first = max(js.im.opts.PollFirst/4, need-js.im.opts.Now().Sub(posted))
-		follow = max(js.im.opts.PollFirst/2, need/10)
+		run := time.Duration(float64(rows) / speed * float64(time.Second))
+		start := posted.Add(js.queue)
+		if js.seenEnd.After(start) {
+			start = js.seenEnd
+		}
+		first = max(js.im.opts.PollFirst/4, start.Add(run).Sub(js.im.opts.Now()))
+		follow = max(js.im.opts.PollFirst/2, (js.queue+run)/10)
 	}
 	if err := js.im.opts.Sleep(ctx, first); err != nil {
 		return nil, err
 	}
-	return js.bc.WaitActivity(js.work, a.ID, ctct.WaitOptions{First: follow, Max: max(js.im.opts.PollMax, follow)})
+	done, err := js.bc.WaitActivity(js.work, a.ID, ctct.WaitOptions{First: follow, Max: max(js.im.opts.PollMax, follow)})
+	if err == nil {
+		js.seenEnd = js.im.opts.Now()
+	}
+	return done, err
 }
 
 // createExport creates an export job. A POST whose outcome is uncertain
