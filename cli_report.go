@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -288,18 +286,8 @@ func importReport(rr *runReport, o *importOptions, sum *importer.Summary, page s
 
 // byCount lists a map's counts, biggest first: "a 6, b 3".
 func byCount(m map[string]int64) string {
-	keys := slices.Collect(maps.Keys(m))
-	slices.SortFunc(keys, func(a, b string) int {
-		if m[a] != m[b] {
-			return cmp.Compare(m[b], m[a])
-		}
-		return strings.Compare(a, b)
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %s", k, commas(m[k]))
-	}
-	return strings.Join(parts, ", ")
+	_, text := importer.BySignal(m)
+	return text
 }
 
 // exportReport is the run report of an export that ended at end.

@@ -502,7 +502,7 @@ func (r *run) sayContactsRowsAhead(ctx context.Context) error {
 		why["a Country Name no ISO code stands for (make it a name or code ctctbulk knows, or map the column to - to leave it out)"] = noBulk
 	}
 	if n := optOuts + noBulk; n > MinBulkRows {
-		_, text := bySignal(why)
+		_, text := BySignal(why)
 		r.im.opts.Warnf("%d rows will go through the contacts collection, a request or more each, rather than in bulk jobs: %s", n, text)
 		r.saidContacts = n
 	}
@@ -518,7 +518,7 @@ func (r *run) sayContactsRows(ctx context.Context) error {
 	if err != nil || n <= MinBulkRows || n == r.saidContacts {
 		return err
 	}
-	total, text := bySignal(r.contactsReasons)
+	total, text := BySignal(r.contactsReasons)
 	if total == 0 {
 		return nil
 	}

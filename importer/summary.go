@@ -489,7 +489,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 // line wrapped to the summary's width.
 func (s *Summary) writeOptOuts(b *strings.Builder) {
 	line := func(head string, m map[string]int64, tail string) {
-		n, text := bySignal(m)
+		n, text := BySignal(m)
 		if n == 0 {
 			return
 		}
@@ -659,9 +659,9 @@ func (t *tally) fill(s *Summary) {
 	s.Cut, s.CutRows, s.Dropped = maps.Clone(t.cut), t.cutRows, t.dropped
 }
 
-// bySignal writes counts by key, the largest first: "Mailchimp
+// BySignal writes counts by key, the largest first: "Mailchimp
 // unsubscribed export 300, UNSUB_TIME 2".
-func bySignal(m map[string]int64) (total int64, text string) {
+func BySignal(m map[string]int64) (total int64, text string) {
 	keys := slices.Collect(maps.Keys(m))
 	slices.SortFunc(keys, func(a, b string) int {
 		if m[a] != m[b] {
