@@ -64,7 +64,9 @@ func TestProgressMeasuresWork(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	sum, err := im.Run(context.Background(), strings.NewReader(input))
+	// The input comes slowly, as from a disk or a pipe, so that the read
+	// stage lasts long enough to be sampled however loaded the machine.
+	sum, err := im.Run(context.Background(), &trickle{r: strings.NewReader(input), every: 256, pause: time.Millisecond})
 	close(stop)
 	<-sampledDone
 	if err != nil {
@@ -92,6 +94,21 @@ func TestProgressMeasuresWork(t *testing.T) {
 			t.Errorf("no progress text says %q:\n%s", want, joined)
 		}
 	}
+}
+
+// trickle gives its reader's bytes every at a time, pausing before each.
+type trickle struct {
+	r     io.Reader
+	every int
+	pause time.Duration
+}
+
+func (t *trickle) Read(p []byte) (int, error) {
+	time.Sleep(t.pause)
+	if len(p) > t.every {
+		p = p[:t.every]
+	}
+	return t.r.Read(p)
 }
 
 // cancelAfter is an input that cancels the run after giving limit bytes.
