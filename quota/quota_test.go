@@ -42,12 +42,15 @@ func TestMetersShareTheQuota(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 30, 22, 0, 0, 0, time.UTC)}
 	a, b := open(t, dir, "import", 300, 7, clk), open(t, dir, "export", 300, 7, clk)
 	var taken atomic.Int64
-	// The export takes its first block before the race, so that both
-	// kinds show in the refusal however the goroutines are scheduled.
-	if err := b.Take(context.Background()); err != nil {
-		t.Fatal(err)
+	// Each takes its first block before the race, so that both kinds
+	// show in the refusal however the goroutines are scheduled (the
+	// export's could otherwise take all 300).
+	for _, m := range []*Meter{a, b} {
+		if err := m.Take(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		taken.Add(1)
 	}
-	taken.Add(1)
 	var wg sync.WaitGroup
 	for _, m := range []*Meter{a, b, a, b} {
 		wg.Go(func() {
