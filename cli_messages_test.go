@@ -15,9 +15,11 @@ import (
 
 // TestMessagesInWords checks, word for word, what a user reads when
 // something goes wrong: what is wrong and what to do, never Go's text.
-func TestMessagesInWords(t *testing.T) {
-	cfg := sandbox.Options{User: sandbox.DefaultUser, APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword}
-	cfg.DB = ":memory:"
+// serveMemorySandbox serves an empty in-memory sandbox with the default account over
+// HTTP on loopback until the test ends.
+func serveMemorySandbox(t *testing.T) (*sandbox.Sandbox, *httptest.Server) {
+	t.Helper()
+	cfg := sandbox.Options{DB: ":memory:", User: sandbox.DefaultUser, APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword}
 	sb, err := sandbox.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +29,11 @@ func TestMessagesInWords(t *testing.T) {
 		srv.Close()
 		sb.Close()
 	})
+	return sb, srv
+}
+
+func TestMessagesInWords(t *testing.T) {
+	_, srv := serveMemorySandbox(t)
 	closed := httptest.NewServer(nil)
 	closedURL := closed.URL
 	closed.Close()
@@ -44,7 +51,7 @@ func TestMessagesInWords(t *testing.T) {
 	open := write("open.csv", "Email,Name\na@b.co,\"open\nc@d.co,x\n")
 	oneBad := write("onebad.csv", "Email\nnot-an-email\n")
 
-	account := map[string]string{"CTCT_USERNAME": cfg.User, "CTCT_API_KEY": cfg.APIKey, "CTCT_PASSWORD": cfg.Password}
+	account := map[string]string{"CTCT_USERNAME": sandbox.DefaultUser, "CTCT_API_KEY": sandbox.DefaultAPIKey, "CTCT_PASSWORD": sandbox.DefaultPassword}
 	with := func(kv ...string) map[string]string {
 		env := map[string]string{}
 		for k, v := range account {

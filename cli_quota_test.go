@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,20 +31,11 @@ type quotaRig struct {
 
 func newQuotaRig(t *testing.T) *quotaRig {
 	t.Helper()
-	cfg := sandbox.Options{DB: ":memory:", User: sandbox.DefaultUser, APIKey: sandbox.DefaultAPIKey, Password: sandbox.DefaultPassword}
-	sb, err := sandbox.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	t.Cleanup(func() {
-		srv.Close()
-		sb.Close()
-	})
+	sb, srv := serveMemorySandbox(t)
 	dir := t.TempDir()
 	return &quotaRig{t: t, sb: sb, dir: dir, now: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC), env: map[string]string{
-		"XDG_STATE_HOME": filepath.Join(dir, "state"), "CTCT_BASE_URL": srv.URL, "CTCT_USERNAME": cfg.User,
-		"CTCT_API_KEY": cfg.APIKey, "CTCT_PASSWORD": cfg.Password,
+		"XDG_STATE_HOME": filepath.Join(dir, "state"), "CTCT_BASE_URL": srv.URL, "CTCT_USERNAME": sandbox.DefaultUser,
+		"CTCT_API_KEY": sandbox.DefaultAPIKey, "CTCT_PASSWORD": sandbox.DefaultPassword,
 	}}
 }
 
